@@ -1,0 +1,137 @@
+/**
+ * The errors tollgate raises. Every one extends {@link TollgateError}, carries a
+ * stable `code`, and is recognised by `instanceof` even when two copies of the
+ * package are installed (each class checks a `Symbol.for` brand, as undici does).
+ */
+
+const kTollgateError = Symbol.for('tollgate.error');
+const kBudgetExceeded = Symbol.for('tollgate.error.budget_exceeded');
+const kConfigError = Symbol.for('tollgate.error.config_invalid');
+const kLedgerUnavailable = Symbol.for('tollgate.error.ledger_unavailable');
+
+function hasBrand(value: unknown, brand: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+}
+
+/** Root of every error tollgate raises. */
+export class TollgateError extends Error {
+  /** A stable, machine-readable code such as `BUDGET_EXCEEDED`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'TollgateError';
+    this.code = code;
+    Object.defineProperty(this, kTollgateError, { value: true });
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return hasBrand(instance, kTollgateError);
+  }
+}
+
+/** Fields of a {@link BudgetExceededError}. Money is in USD. */
+export interface BudgetExceededDetails {
+  /** `task`, `agent.daily`, `agent.monthly`, `agent.rate`, `task.attempts` or a config-defined scope. */
+  readonly scope: string;
+  readonly agent: string;
+  readonly taskId: string | null;
+  readonly limitUsd: number;
+  readonly spentUsd: number;
+  readonly reservedUsd: number;
+  /** Worst-case cost of the call that was refused. */
+  readonly estimatedUsd: number;
+  /** When the scope's window resets (ISO 8601), or null for scopes that never reset. */
+  readonly resetAt: string | null;
+}
+
+/** Thrown before a request is sent when it does not fit a budget. Nothing reached the provider. */
+export class BudgetExceededError extends TollgateError implements BudgetExceededDetails {
+  readonly scope: string;
+  readonly agent: string;
+  readonly taskId: string | null;
+  readonly limitUsd: number;
+  readonly spentUsd: number;
+  readonly reservedUsd: number;
+  readonly estimatedUsd: number;
+  readonly resetAt: string | null;
+
+  constructor(details: BudgetExceededDetails, message?: string) {
+    super(
+      'BUDGET_EXCEEDED',
+      message ??
+        `tollgate: budget ${details.scope} of agent "${details.agent}"${details.taskId === null ? '' : ` (task ${details.taskId})`} ` +
+          `exceeded: limit $${fmt(details.limitUsd)}, spent $${fmt(details.spentUsd)}, reserved $${fmt(details.reservedUsd)}, ` +
+          `this call needs up to $${fmt(details.estimatedUsd)}` +
+          (details.resetAt === null ? '' : `; resets at ${details.resetAt}`),
+    );
+    this.name = 'BudgetExceededError';
+    this.scope = details.scope;
+    this.agent = details.agent;
+    this.taskId = details.taskId;
+    this.limitUsd = details.limitUsd;
+    this.spentUsd = details.spentUsd;
+    this.reservedUsd = details.reservedUsd;
+    this.estimatedUsd = details.estimatedUsd;
+    this.resetAt = details.resetAt;
+    Object.defineProperty(this, kBudgetExceeded, { value: true });
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return hasBrand(instance, kBudgetExceeded);
+  }
+}
+
+/** A configuration value (env var, resource attribute, config or price file) is invalid. Raised at start-up. */
+export class ConfigError extends TollgateError {
+  /** Where the value came from, e.g. `OTEL_RESOURCE_ATTRIBUTES tollgate.budget.daily_usd` or `prices.json $.models[0].input`. */
+  readonly source: string;
+  /** The offending value, as found. */
+  readonly value: unknown;
+  /** What would have been accepted. */
+  readonly expected: string;
+
+  constructor(source: string, value: unknown, expected: string, options?: { cause?: unknown }) {
+    super('CONFIG_INVALID', `tollgate: invalid configuration at ${source}: got ${describe(value)}, expected ${expected}`, options);
+    this.name = 'ConfigError';
+    this.source = source;
+    this.value = value;
+    this.expected = expected;
+    Object.defineProperty(this, kConfigError, { value: true });
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return hasBrand(instance, kConfigError);
+  }
+}
+
+/** The spend ledger could not be reached and the failure policy is `closed`: the call was not sent. */
+export class LedgerUnavailableError extends TollgateError {
+  /** The ledger, without credentials, e.g. `redis://127.0.0.1:6379/0`. */
+  readonly ledger: string;
+
+  constructor(ledger: string, message: string, options?: { cause?: unknown }) {
+    super('LEDGER_UNAVAILABLE', `tollgate: ledger ${ledger} unavailable: ${message}`, options);
+    this.name = 'LedgerUnavailableError';
+    this.ledger = ledger;
+    Object.defineProperty(this, kLedgerUnavailable, { value: true });
+  }
+
+  static override [Symbol.hasInstance](instance: unknown): boolean {
+    return hasBrand(instance, kLedgerUnavailable);
+  }
+}
+
+function fmt(usd: number): string {
+  return usd.toFixed(6).replace(/0+$/, '').replace(/\.$/, '');
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  try {
+    const s = JSON.stringify(value);
+    return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * The seam between an instrumentation and the budget policy. Before a request
+ * is built, the instrumentation describes the call and awaits `admit`; the
+ * answer lets it go, rewrites model / max_tokens, or blocks it (the
+ * instrumentation throws the error; the policy only decides). When the call
+ * ends, the instrumentation reports the real cost through `complete`, or
+ * `abort` when it failed without usage.
+ */
+import type { TaskInfo } from './context.ts';
+
+export interface CallDescription {
+  /** `openai`, `anthropic`, `azure.ai.openai`, ... */
+  readonly provider: string;
+  /** `chat`, `embeddings`, ... */
+  readonly operation: string;
+  readonly model: string;
+  /** The output ceiling the caller set (max_tokens / max_completion_tokens / max_output_tokens), if any. */
+  readonly maxTokens: number | undefined;
+  readonly stream: boolean;
+  /** The request body as the caller passed it. Read only. */
+  readonly body: Readonly<Record<string, unknown>>;
+  /** The agent set by withAgent, if any; the policy falls back to the process's agent (resource gen_ai.agent.name, else service.name). */
+  readonly agent: string | undefined;
+  readonly task: TaskInfo | undefined;
+  /** 1 for the first try, 2+ for SDK retries of the same call. */
+  readonly attempt: number;
+}
+
+/** What the policy decided. Decisions are values; the instrumentation acts on them. */
+export interface GateDecision {
+  readonly action: 'allow' | 'rewrite' | 'block';
+  /** With `rewrite`: the model the provider receives. */
+  readonly model?: string;
+  /** With `rewrite` (or `allow` when the policy sets a ceiling on a call that had none): the output ceiling the provider receives. */
+  readonly maxTokens?: number;
+  /** Why a rewrite or block happened, for `tollgate.policy.reason`. */
+  readonly reason?: string;
+  /** With `block`: the error the instrumentation throws (a BudgetExceededError or LedgerUnavailableError). */
+  readonly error?: Error;
+  /** Opaque handle passed back to complete / abort. */
+  readonly ticket?: unknown;
+  /** Room left in the tightest scope after the reservation, in USD. */
+  readonly remainingUsd?: number;
+}
+
+export interface CallOutcome {
+  /** Total cost of the call in USD, from the price table. */
+  readonly costUsd: number;
+  /** The model that was priced. */
+  readonly model: string;
+}
+
+export interface CallGate {
+  admit(call: CallDescription): Promise<GateDecision>;
+  complete(ticket: unknown, outcome: CallOutcome): void;
+  abort(ticket: unknown): void;
+}
+
+/** A gate that lets every call through: tollgate without a policy. */
+export const ALLOW_ALL: CallGate = {
+  admit: () => Promise.resolve({ action: 'allow' }),
+  complete: () => {},
+  abort: () => {},
+};
