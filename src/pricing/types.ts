@@ -42,6 +42,10 @@ export interface ModelPrice extends Rates {
   readonly tiers?: readonly PriceTier[];
   /** Largest output a call may produce, when known (used to bound a call that sets no max_tokens). */
   readonly maxOutputTokens?: number;
+  /** Override entries only: model-name globs (`*` = any run of characters) this price also applies to. */
+  readonly match?: readonly string[];
+  /** Largest context (input + output tokens), when known. */
+  readonly contextWindow?: number;
 }
 
 /** Cost of one call in USD. `totalUsd` is the sum of the four parts. */
