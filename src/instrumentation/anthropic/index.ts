@@ -1,0 +1,402 @@
+/**
+ * Priced GenAI spans for the official `@anthropic-ai/sdk` (the 0.x line from
+ * 0.20, and 1.x): `messages.create` (plain and `stream: true`), the
+ * `messages.stream()` helper, and the same two on `beta.messages`.
+ * `messages.countTokens` is left untraced (it costs nothing).
+ *
+ * Patch points, the same in every supported version:
+ * - `Anthropic.Messages.prototype.create` (and `Anthropic.Beta.Messages`):
+ *   starts the span and returns the SDK's own APIPromise, watched in place
+ *   (`.withResponse()`, `.asResponse()`, the returned Stream's `tee()`,
+ *   `for await … break` keep working).
+ * - `messages.stream()` is NOT given a span of its own: the helper calls
+ *   `this.create({ stream: true })` and then `.withResponse()` on what it gets
+ *   back, so the patched `create` makes exactly one span per helper call, and
+ *   the helper keeps working because `create` still returns the SDK's
+ *   APIPromise (a wrapper returning a plain Promise breaks it:
+ *   braintrust-sdk-javascript#1592).
+ * - `BaseAnthropic.prototype.prepareOptions`: awaited by the SDK before each
+ *   request is built (and each retry); the budget gate runs there, so a
+ *   blocked call sends nothing and a rewrite changes the body that is sent.
+ *
+ * The SDK's own spans (FIELD-NOTES "traps"): from 0.134 the SDK starts its own
+ * `anthropic.messages.create` CLIENT span, with `gen_ai.operation.name=chat`
+ * and usage attributes, as soon as a tracer provider is registered. Next to
+ * tollgate's span that counts every call twice in any backend that sums GenAI
+ * usage. tollgate's span carries everything the SDK's does that SPEC.md asks
+ * for, plus cost, so the SDK's span for the calls tollgate traces is switched
+ * off: the client's tracer (its `_tracer` field, read by the SDK each time it
+ * starts a call span) is wrapped once per client so that `startSpan` for the
+ * message-creation span names returns a non-recording span, which the SDK
+ * treats as "tracing off" for that call (see its `startApiCallSpan`). The
+ * SDK's other spans (files, batches, tool runner, …) are left as they are, and
+ * a client built with `openTelemetry: false` is untouched.
+ */
+import { context, diag, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
+import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { CallTracker, count, isApiPromise, isRecord, markOptions, observeApiPromise, reportFault, serverOf, wrapPrepareOptions, wrapStreamIterator } from '../common.ts';
+import type { CallSpec, ResultHandlers, StreamObserver, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+import { MessageStreamObserver, messageOutputText, requestInputText, summarizeMessage } from './events.ts';
+import type { MessageSummary } from './events.ts';
+
+/** The `@anthropic-ai/sdk` versions tollgate patches (tested: 0.137 and 1.14; the patch points hold from 0.20). */
+export const SUPPORTED_ANTHROPIC_VERSIONS = '>=0.20.0 <2';
+const INSTRUMENTATION_NAME = 'tollgate-instrumentation-anthropic';
+const INSTRUMENTATION_VERSION = '0.1.0';
+
+/** Options of {@link AnthropicInstrumentation}. */
+export interface AnthropicInstrumentationConfig extends TollgateInstrumentationConfig {
+  /**
+   * Package names to hook besides `@anthropic-ai/sdk`: npm aliases of the SDK
+   * (`"anthropic-v0": "npm:@anthropic-ai/sdk@0.137"`).
+   * @default []
+   */
+  moduleNames?: string[];
+}
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Body = Record<string, unknown>;
+
+/** Makes every Messages call of `@anthropic-ai/sdk` a priced GenAI span, with the budget gate before sending. */
+export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstrumentationConfig> {
+  private readonly tracker: CallTracker;
+
+  constructor(config: AnthropicInstrumentationConfig = {}) {
+    super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
+    this.tracker = new CallTracker(() => this.tracer, this.getConfig());
+  }
+
+  override setConfig(config: AnthropicInstrumentationConfig = {}): void {
+    super.setConfig(config);
+    // setConfig also runs inside the base constructor, before the tracker exists.
+    (this as unknown as { tracker?: CallTracker }).tracker?.configure(config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    const names = ['@anthropic-ai/sdk', ...(this.getConfig().moduleNames ?? [])];
+    return names.flatMap((name) => [
+      new InstrumentationNodeModuleDefinition(
+        name,
+        [SUPPORTED_ANTHROPIC_VERSIONS],
+        (exports: unknown, version?: string) => this.patch(exports, name, version),
+        (exports: unknown) => this.unpatch(exports),
+      ),
+      new InstrumentationNodeModuleDefinition(name, ['<0.20.0 || >=2'], (exports: unknown, version?: string) => {
+        warnUnsupported(name, version);
+        return exports;
+      }),
+    ]);
+  }
+
+  private patch(exports: unknown, name: string, version: string | undefined): unknown {
+    const targets = targetsOf(exports);
+    if (targets === undefined) {
+      warnShape(name, version);
+      return exports;
+    }
+    try {
+      this._wrap(targets.client, 'prepareOptions', (original: unknown) => wrapPrepareOptions(original as never));
+      for (const messages of targets.messages) {
+        this._wrap(messages, 'create', (original: unknown) => this.wrapCreate(original as AnyFunction));
+        if (typeof messages['stream'] === 'function') this._wrap(messages, 'stream', (original: unknown) => this.wrapStream(original as AnyFunction));
+      }
+    } catch (error) {
+      reportFault(`patching ${name}@${version ?? '?'}`, error);
+    }
+    return exports;
+  }
+
+  private unpatch(exports: unknown): void {
+    const targets = targetsOf(exports);
+    if (targets === undefined) return;
+    this._unwrap(targets.client, 'prepareOptions');
+    for (const messages of targets.messages) {
+      this._unwrap(messages, 'create');
+      if (typeof messages['stream'] === 'function') this._unwrap(messages, 'stream');
+    }
+  }
+
+  /** `messages.stream()`: no span here (its inner `create` makes it); only the SDK's own span is switched off, before the helper starts it. */
+  private wrapStream(original: AnyFunction): AnyFunction {
+    const enabled = (): boolean => this.isEnabled();
+    return function tollgateStream(this: unknown, ...args: unknown[]): unknown {
+      try {
+        suppressSdkCallSpans((this as { _client?: unknown })._client, enabled);
+      } catch (error) {
+        reportFault('anthropic stream (suppress SDK span)', error);
+      }
+      return original.apply(this, args);
+    };
+  }
+
+  private wrapCreate(original: AnyFunction): AnyFunction {
+    const tracker = (): CallTracker => this.tracker;
+    const enabled = (): boolean => this.isEnabled();
+    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+      const body = args[0];
+      if (!isRecord(body) || isTracingSuppressed(context.active())) return original.apply(this, args);
+      let call: TrackedCall;
+      try {
+        const client = (this as { _client?: unknown })._client;
+        suppressSdkCallSpans(client, enabled);
+        call = tracker().start(specOf(body, client));
+        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(body));
+      } catch (error) {
+        reportFault('anthropic create (start)', error);
+        return original.apply(this, args);
+      }
+      let result: unknown;
+      try {
+        result = call.run(() => original.call(this, body, markOptions(args[1], call), ...args.slice(2)));
+      } catch (error) {
+        call.fail(error);
+        throw error;
+      }
+      try {
+        if (isApiPromise(result)) observeApiPromise(result, call, handlersFor(call, body));
+        else call.end(undefined);
+      } catch (error) {
+        reportFault('anthropic create (observe)', error);
+      }
+      return result;
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Module shape
+
+interface Targets {
+  /** The prototype that owns `prepareOptions` (BaseAnthropic's). */
+  client: Record<string, unknown>;
+  /** `Messages.prototype`, and `Beta.Messages.prototype` when present. */
+  messages: Record<string, unknown>[];
+}
+
+function protoOf(cls: unknown): Record<string, unknown> | undefined {
+  if (typeof cls !== 'function') return undefined;
+  const proto = (cls as { prototype?: unknown }).prototype;
+  return isRecord(proto) ? proto : undefined;
+}
+
+function targetsOf(exports: unknown): Targets | undefined {
+  const mod = exports as Record<string, unknown> | undefined;
+  // CJS: module.exports is a function with .Anthropic / .default; ESM: the namespace.
+  const Anthropic = (mod?.['Anthropic'] ?? mod?.['default'] ?? mod) as Record<string, unknown> | undefined;
+  if (Anthropic === undefined || Anthropic === null) return undefined;
+  let client = protoOf(Anthropic);
+  // Wrap prepareOptions where it is defined, so every client class built on it shares one wrapper.
+  while (client !== undefined && !Object.prototype.hasOwnProperty.call(client, 'prepareOptions')) {
+    const parent: unknown = Object.getPrototypeOf(client);
+    client = isRecord(parent) && parent !== Object.prototype ? parent : undefined;
+  }
+  const messages = protoOf(Anthropic['Messages']);
+  if (client === undefined || typeof client['prepareOptions'] !== 'function' || messages === undefined || typeof messages['create'] !== 'function') {
+    return undefined;
+  }
+  const beta = protoOf((Anthropic['Beta'] as Record<string, unknown> | undefined)?.['Messages']);
+  return { client, messages: beta !== undefined && typeof beta['create'] === 'function' && beta !== messages ? [messages, beta] : [messages] };
+}
+
+/** Messages already printed (a handful at most: one per SDK copy that could not be patched). */
+const printed = new Set<string>();
+
+function loudWarn(message: string): void {
+  diag.warn(message);
+  // diag is silent unless the application set a logger: an uninstrumented SDK must not go unnoticed.
+  if (!printed.has(message) && printed.size < 16) {
+    printed.add(message);
+    console.warn(message);
+  }
+}
+
+function warnUnsupported(name: string, version: string | undefined): void {
+  loudWarn(
+    `tollgate: ${name}@${version ?? 'unknown'} is outside the supported range ${SUPPORTED_ANTHROPIC_VERSIONS}: ` +
+      'its calls get NO spans, NO cost and NO budget checks. Upgrade tollgate or pin @anthropic-ai/sdk to a supported version.',
+  );
+}
+
+function warnShape(name: string, version: string | undefined): void {
+  loudWarn(`tollgate: ${name}@${version ?? 'unknown'} does not have the expected shape (Anthropic.Messages.prototype.create, prepareOptions): its calls get NO spans`);
+}
+
+// ---------------------------------------------------------------------------
+// The SDK's own call spans
+
+/** Names of the SDK's call spans that tollgate's span replaces (0.134+ and 1.x, plain and beta Messages). */
+const REPLACED_SDK_SPANS: ReadonlySet<string> = new Set(['anthropic.messages.create', 'anthropic.beta.messages.create']);
+const kReplacing = Symbol('tollgate.replacingTracer');
+
+/**
+ * Wraps a client's tracer, once, so that the SDK's message-creation span is not
+ * started while tollgate is enabled (see the file comment). A client without a
+ * tracer (SDK < 0.134, or `openTelemetry: false`) is left alone.
+ */
+function suppressSdkCallSpans(client: unknown, enabled: () => boolean): void {
+  if (!isRecord(client)) return;
+  const tracer = client['_tracer'];
+  if (!isRecord(tracer) || (tracer as Record<PropertyKey, unknown>)[kReplacing] === true || typeof tracer['startSpan'] !== 'function') return;
+  client['_tracer'] = replacingTracer(tracer as unknown as Tracer, enabled);
+}
+
+function replacingTracer(inner: Tracer, enabled: () => boolean): Tracer {
+  const wrapped: Tracer & { [kReplacing]: true } = {
+    [kReplacing]: true,
+    startSpan(name: string, options?: SpanOptions, ctx?: Context): Span {
+      if (REPLACED_SDK_SPANS.has(name) && enabled()) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+      return inner.startSpan(name, options, ctx);
+    },
+    startActiveSpan: inner.startActiveSpan.bind(inner) as Tracer['startActiveSpan'],
+  };
+  return wrapped;
+}
+
+// ---------------------------------------------------------------------------
+// Request side
+
+interface ClientInfo {
+  address: string | undefined;
+  port: number | undefined;
+}
+const clientInfos = new WeakMap<object, ClientInfo>();
+
+function clientInfo(client: unknown): ClientInfo {
+  if (!isRecord(client)) return { address: undefined, port: undefined };
+  let info = clientInfos.get(client);
+  if (info === undefined) {
+    const server = serverOf(client['baseURL']);
+    info = { address: server?.address, port: server?.port };
+    clientInfos.set(client, info);
+  }
+  return info;
+}
+
+function specOf(body: Body, client: unknown): CallSpec {
+  const info = clientInfo(client);
+  return {
+    provider: 'anthropic',
+    operation: 'chat',
+    model: typeof body['model'] === 'string' ? body['model'] : '',
+    maxTokens: count(body['max_tokens']),
+    maxTokensField: 'max_tokens',
+    stream: body['stream'] === true,
+    body,
+    serverAddress: info.address,
+    serverPort: info.port,
+  };
+}
+
+function textParts(content: unknown): unknown[] {
+  if (typeof content === 'string') return [{ type: 'text', content }];
+  if (!Array.isArray(content)) return [];
+  return content.map((p: unknown) => {
+    if (!isRecord(p)) return { type: 'unknown' };
+    if (typeof p['text'] === 'string') return { type: 'text', content: p['text'] };
+    if (typeof p['thinking'] === 'string') return { type: 'reasoning', content: p['thinking'] };
+    if (p['type'] === 'tool_use') return { type: 'tool_call', id: p['id'], name: p['name'], arguments: p['input'] };
+    return { type: typeof p['type'] === 'string' ? p['type'] : 'unknown' };
+  });
+}
+
+function inputMessages(body: Body): unknown[] {
+  const out: unknown[] = [];
+  const system = body['system'];
+  if (system !== undefined) out.push({ role: 'system', parts: textParts(system) });
+  if (Array.isArray(body['messages'])) {
+    for (const m of body['messages'] as unknown[]) out.push(isRecord(m) ? { role: m['role'], parts: textParts(m['content']) } : m);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Response side
+
+function isSdkStream(value: unknown): boolean {
+  return isRecord(value) && typeof value['iterator'] === 'function' && 'controller' in value;
+}
+
+function respond(call: TrackedCall, summary: MessageSummary): void {
+  call.setResponse({ id: summary.id, model: summary.model, finishReasons: summary.stopReason === undefined ? undefined : [summary.stopReason] });
+}
+
+function handlersFor(call: TrackedCall, body: Body): ResultHandlers {
+  return {
+    onResult(result: unknown): void {
+      if (isSdkStream(result)) {
+        wrapStreamIterator(result as object, streamObserver(call, body));
+        return;
+      }
+      finishFromMessage(call, body, result);
+    },
+    onRawResponse(response: unknown): void {
+      // The caller reads the body; read a clone for usage when it is JSON, else estimate the input.
+      const r = response as { headers?: Headers; clone?: () => Response } | undefined;
+      const type = r?.headers?.get('content-type') ?? '';
+      if (body['stream'] !== true && type.includes('json') && typeof r?.clone === 'function') {
+        r.clone()
+          .json()
+          .then(
+            (json: unknown) => finishFromMessage(call, body, json),
+            () => void call.endEstimated({ inputText: requestInputText(body), outputTokens: 0 }),
+          );
+        return;
+      }
+      void call.endEstimated({ inputText: requestInputText(body), outputTokens: 0 });
+    },
+  };
+}
+
+function finishFromMessage(call: TrackedCall, body: Body, message: unknown): void {
+  const summary = summarizeMessage(message);
+  respond(call, summary);
+  if (call.capture !== 'NO_CONTENT' && isRecord(message)) {
+    call.recordContent('output', [{ role: 'assistant', parts: textParts(message['content']), finish_reason: summary.stopReason }]);
+  }
+  if (summary.usage !== undefined) call.end(summary.usage);
+  else void call.endEstimated({ inputText: requestInputText(body), outputText: messageOutputText(message) });
+}
+
+/**
+ * Settles the span from a stream's events. Usage that came back whole (a
+ * `message_delta` with its cumulative usage) is exact, whatever happened next.
+ * Otherwise the call is estimated: the input from `message_start` when it
+ * came (exact), else counted from the request; the output counted from the
+ * text seen. A stream that failed before any event came back has no cost.
+ */
+function streamObserver(call: TrackedCall, body: Body): StreamObserver<unknown> {
+  const observer = new MessageStreamObserver(call.capture !== 'NO_CONTENT');
+  let events = 0;
+  const settle = (error: unknown, failed: boolean): void => {
+    const summary = observer.summary();
+    respond(call, summary);
+    const usage = summary.usage;
+    if (usage !== undefined && !summary.partial) {
+      if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textParts(observer.outputText), finish_reason: summary.stopReason }]);
+      if (failed) call.fail(error, usage);
+      else call.end(usage);
+      return;
+    }
+    if (failed && events === 0) {
+      call.fail(error);
+      return;
+    }
+    const estimate =
+      usage !== undefined
+        ? { inputTokens: usage.inputTokens, outputText: observer.outputText }
+        : { inputText: requestInputText(body), outputText: observer.outputText };
+    void call.endEstimated(estimate, failed ? error : undefined);
+  };
+  return {
+    onChunk(event: unknown): boolean {
+      events++;
+      observer.observe(event);
+      return true;
+    },
+    onDone: () => settle(undefined, false),
+    onError: (error: unknown) => settle(error, true),
+    onBreak: () => settle(undefined, false),
+  };
+}
