@@ -85,3 +85,15 @@ export const METRIC_GEN_AI_OPERATION_DURATION = 'gen_ai.client.operation.duratio
 
 /** Instrumentation scope names of tollgate's own tracers. */
 export const TOLLGATE_SCOPE_PREFIX = 'tollgate';
+
+// Span events (appended by the instrumentation)
+/** Span event on a call the budget gate refused; carries the scope, limit and reason. */
+export const EVENT_CALL_BLOCKED = 'tollgate.call.blocked';
+/** GenAI event carrying message content when capture is EVENT_ONLY / SPAN_AND_EVENT. */
+export const EVENT_GEN_AI_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details';
+
+// Set by the gateway collector's generated pricing config (collector-config/pricing.yaml)
+/** `collector` on a span the gateway collector priced (it arrived without `tollgate.cost.usd`); also a metric attribute there, so its series never collide with the SDK's. */
+export const ATTR_COST_PRICED_BY = 'tollgate.cost.priced_by';
+/** The price-table row the gateway collector used: `<provider>/<model>`, `override:<provider>/<model>` or `fallback/<provider>`. */
+export const ATTR_COST_PRICE_ID = 'tollgate.cost.price_id';

@@ -1,0 +1,496 @@
+/**
+ * Priced GenAI spans for the official `openai` SDK (majors 4 to 7): Chat Completions (plain,
+ * stream, and the `parse` / `stream` / `runTools` helpers, which all go through `create`),
+ * Responses (plain and stream, `parse` / `stream` helpers) and Embeddings.
+ *
+ * Patch points, the same in every supported major: `Chat.Completions.prototype.create`,
+ * `Responses.prototype.create`, `Embeddings.prototype.create` (start the span, return the SDK's
+ * own APIPromise with its result watched) and `OpenAI.prototype.prepareOptions` (the SDK awaits
+ * it before building each request and on each retry: the budget gate runs there).
+ */
+import { diag } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
+import { context } from '@opentelemetry/api';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import type { Usage } from '../../pricing/types.ts';
+import {
+  CallTracker,
+  collectText,
+  count,
+  isApiPromise,
+  isRecord,
+  markOptions,
+  observeApiPromise,
+  reportFault,
+  serverOf,
+  wrapPrepareOptions,
+  wrapStreamIterator,
+} from '../common.ts';
+import type { CallSpec, ResultHandlers, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+
+/** The `openai` majors tollgate patches. */
+export const SUPPORTED_OPENAI_VERSIONS = '>=4 <8';
+const INSTRUMENTATION_NAME = 'tollgate-instrumentation-openai';
+const INSTRUMENTATION_VERSION = '0.1.0';
+
+/** Options of {@link OpenAIInstrumentation}. */
+export interface OpenAIInstrumentationConfig extends TollgateInstrumentationConfig {
+  /**
+   * Package names to hook besides `openai`: npm aliases of the SDK (`"openai-v4": "npm:openai@4"`).
+   * @default []
+   */
+  moduleNames?: string[];
+}
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+type Body = Record<string, unknown>;
+type Operation = 'chat' | 'responses' | 'embeddings';
+
+/** Makes every call of the `openai` SDK a priced GenAI span, with the budget gate before sending. */
+export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumentationConfig> {
+  private readonly tracker: CallTracker;
+
+  constructor(config: OpenAIInstrumentationConfig = {}) {
+    super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
+    this.tracker = new CallTracker(() => this.tracer, this.getConfig());
+  }
+
+  override setConfig(config: OpenAIInstrumentationConfig = {}): void {
+    super.setConfig(config);
+    // setConfig also runs inside the base constructor, before the tracker exists.
+    (this as unknown as { tracker?: CallTracker }).tracker?.configure(config);
+  }
+
+  protected init(): InstrumentationNodeModuleDefinition[] {
+    const names = ['openai', ...(this.getConfig().moduleNames ?? [])];
+    return names.flatMap((name) => [
+      new InstrumentationNodeModuleDefinition(
+        name,
+        [SUPPORTED_OPENAI_VERSIONS],
+        (exports: unknown, version?: string) => this.patch(exports, name, version),
+        (exports: unknown) => this.unpatch(exports),
+      ),
+      new InstrumentationNodeModuleDefinition(name, [`<4 || >=8`], (exports: unknown, version?: string) => {
+        warnUnsupported(name, version);
+        return exports;
+      }),
+    ]);
+  }
+
+  private patch(exports: unknown, name: string, version: string | undefined): unknown {
+    const targets = targetsOf(exports);
+    if (targets === undefined) {
+      warnShape(name, version);
+      return exports;
+    }
+    try {
+      this.wrapMethod(targets.client, 'prepareOptions', (original) => wrapPrepareOptions(original as never) as AnyFunction);
+      this.wrapMethod(targets.chat, 'create', (original) => this.wrapCreate(original, 'chat'));
+      if (targets.responses !== undefined) this.wrapMethod(targets.responses, 'create', (original) => this.wrapCreate(original, 'responses'));
+      if (targets.embeddings !== undefined) this.wrapMethod(targets.embeddings, 'create', (original) => this.wrapCreate(original, 'embeddings'));
+    } catch (error) {
+      reportFault(`patching ${name}@${version ?? '?'}`, error);
+    }
+    return exports;
+  }
+
+  private wrapMethod(target: Record<string, unknown>, name: string, wrapper: (original: AnyFunction) => AnyFunction): void {
+    this._wrap(target, name, wrapper as (original: unknown) => unknown);
+  }
+
+  private unpatch(exports: unknown): void {
+    const targets = targetsOf(exports);
+    if (targets === undefined) return;
+    this._unwrap(targets.client, 'prepareOptions');
+    this._unwrap(targets.chat, 'create');
+    if (targets.responses !== undefined) this._unwrap(targets.responses, 'create');
+    if (targets.embeddings !== undefined) this._unwrap(targets.embeddings, 'create');
+  }
+
+  private wrapCreate(original: AnyFunction, op: Operation): AnyFunction {
+    const tracker = (): CallTracker => this.tracker;
+    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+      const body = args[0];
+      if (!isRecord(body) || isTracingSuppressed(context.active())) return original.apply(this, args);
+      let call: TrackedCall;
+      let sendBody: Body = body;
+      let hideUsageChunk = false;
+      try {
+        const client = (this as { _client?: unknown })._client;
+        const stream = body['stream'] === true;
+        if (op === 'chat' && stream && body['stream_options'] === undefined) {
+          // Ask for usage, and hide the extra usage-only chunk from the caller (who did not ask for it).
+          sendBody = { ...body, stream_options: { include_usage: true } };
+          hideUsageChunk = true;
+        }
+        call = tracker().start(specOf(op, body, client));
+        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
+      } catch (error) {
+        reportFault('openai create (start)', error);
+        return original.apply(this, args);
+      }
+      const options = args[1];
+      const marked = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
+      let result: unknown;
+      try {
+        result = call.run(() => original.call(this, sendBody, marked, ...args.slice(2)));
+      } catch (error) {
+        call.fail(error);
+        throw error;
+      }
+      try {
+        if (isApiPromise(result)) observeApiPromise(result, call, handlersFor(op, call, body, hideUsageChunk));
+        else call.end(undefined);
+      } catch (error) {
+        reportFault('openai create (observe)', error);
+      }
+      return result;
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Module shape
+
+interface Targets {
+  client: Record<string, unknown>;
+  chat: Record<string, unknown>;
+  responses: Record<string, unknown> | undefined;
+  embeddings: Record<string, unknown> | undefined;
+}
+
+function protoOf(cls: unknown): Record<string, unknown> | undefined {
+  if (typeof cls !== 'function') return undefined;
+  const proto = (cls as { prototype?: unknown }).prototype;
+  return isRecord(proto) ? proto : undefined;
+}
+
+function targetsOf(exports: unknown): Targets | undefined {
+  const mod = exports as Record<string, unknown> | undefined;
+  const OpenAI = (mod?.['OpenAI'] ?? mod?.['default'] ?? mod) as Record<string, unknown> | undefined;
+  if (OpenAI === undefined) return undefined;
+  const client = protoOf(OpenAI);
+  const chat = protoOf((OpenAI['Chat'] as Record<string, unknown> | undefined)?.['Completions']);
+  if (client === undefined || chat === undefined || typeof client['prepareOptions'] !== 'function') return undefined;
+  return { client, chat, responses: protoOf(OpenAI['Responses']), embeddings: protoOf(OpenAI['Embeddings']) };
+}
+
+let warnedUnsupported = false;
+
+function warnUnsupported(name: string, version: string | undefined): void {
+  const message =
+    `tollgate: ${name}@${version ?? 'unknown'} is outside the supported range ${SUPPORTED_OPENAI_VERSIONS}: ` +
+    'its calls get NO spans, NO cost and NO budget checks. Upgrade tollgate or pin openai to a supported major.';
+  diag.warn(message);
+  if (!warnedUnsupported) {
+    warnedUnsupported = true;
+    console.warn(message);
+  }
+}
+
+function warnShape(name: string, version: string | undefined): void {
+  const message = `tollgate: ${name}@${version ?? 'unknown'} does not have the expected shape (OpenAI.Chat.Completions, prepareOptions): its calls get NO spans`;
+  diag.warn(message);
+  if (!warnedUnsupported) {
+    warnedUnsupported = true;
+    console.warn(message);
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
+}
+
+// ---------------------------------------------------------------------------
+// Request side
+
+interface ClientInfo {
+  provider: string;
+  address: string | undefined;
+  port: number | undefined;
+}
+const clientInfos = new WeakMap<object, ClientInfo>();
+
+function clientInfo(client: unknown): ClientInfo {
+  if (typeof client !== 'object' || client === null) return { provider: 'openai', address: undefined, port: undefined };
+  let info = clientInfos.get(client);
+  if (info === undefined) {
+    const server = serverOf((client as { baseURL?: unknown }).baseURL);
+    const host = server?.address ?? '';
+    const azure =
+      client.constructor.name === 'AzureOpenAI' || host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com');
+    info = { provider: azure ? 'azure.ai.openai' : 'openai', address: server?.address, port: server?.port };
+    clientInfos.set(client, info);
+  }
+  return info;
+}
+
+function specOf(op: Operation, body: Body, client: unknown): CallSpec {
+  const info = clientInfo(client);
+  const model = typeof body['model'] === 'string' ? body['model'] : '';
+  let maxTokens: number | undefined;
+  let maxTokensField: string | undefined;
+  if (op === 'chat') {
+    maxTokensField = 'max_completion_tokens' in body ? 'max_completion_tokens' : 'max_tokens' in body ? 'max_tokens' : 'max_completion_tokens';
+    maxTokens = count(body[maxTokensField]);
+  } else if (op === 'responses') {
+    maxTokensField = 'max_output_tokens';
+    maxTokens = count(body['max_output_tokens']);
+  }
+  return {
+    provider: info.provider,
+    pricingProvider: 'openai',
+    operation: op === 'embeddings' ? 'embeddings' : 'chat',
+    model,
+    maxTokens,
+    maxTokensField,
+    stream: body['stream'] === true,
+    body,
+    serverAddress: info.address,
+    serverPort: info.port,
+  };
+}
+
+function requestText(op: Operation, body: Body): string {
+  const parts = op === 'chat' ? collectText(body['messages']) : op === 'responses' ? collectText({ instructions: body['instructions'], input: body['input'] }) : collectText({ input: body['input'] });
+  return parts.join('\n');
+}
+
+function textPart(content: unknown): unknown[] {
+  if (typeof content === 'string') return [{ type: 'text', content }];
+  if (Array.isArray(content)) {
+    return content.map((p: unknown) =>
+      isRecord(p) && typeof p['text'] === 'string' ? { type: 'text', content: p['text'] } : { type: isRecord(p) ? String(p['type']) : 'unknown' },
+    );
+  }
+  return [];
+}
+
+function inputMessages(op: Operation, body: Body): unknown {
+  if (op === 'chat' && Array.isArray(body['messages'])) {
+    return body['messages'].map((m: unknown) => (isRecord(m) ? { role: m['role'], parts: textPart(m['content']) } : m));
+  }
+  if (op === 'responses') {
+    const input = body['input'];
+    if (typeof input === 'string') return [{ role: 'user', parts: textPart(input) }];
+    if (Array.isArray(input)) return input.map((m: unknown) => (isRecord(m) ? { role: m['role'] ?? 'user', parts: textPart(m['content']) } : m));
+  }
+  return [];
+}
+
+// ---------------------------------------------------------------------------
+// Usage mapping
+
+function details(u: Body, key: string, field: string): number | undefined {
+  const d = u[key];
+  return isRecord(d) ? count(d[field]) : undefined;
+}
+
+function usage(inputTokens: number | undefined, outputTokens: number | undefined, cacheRead: number | undefined, reasoning: number | undefined): Usage {
+  return {
+    inputTokens: inputTokens ?? 0,
+    outputTokens: outputTokens ?? 0,
+    ...(cacheRead !== undefined ? { cacheReadTokens: cacheRead } : {}),
+    ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
+  };
+}
+
+/** Chat Completions / Embeddings usage: `prompt_tokens` already includes cached tokens, `completion_tokens` reasoning. */
+export function chatUsage(u: unknown): Usage | undefined {
+  if (!isRecord(u)) return undefined;
+  const input = count(u['prompt_tokens']);
+  const output = count(u['completion_tokens']);
+  if (input === undefined && output === undefined) return undefined;
+  return usage(input, output, details(u, 'prompt_tokens_details', 'cached_tokens'), details(u, 'completion_tokens_details', 'reasoning_tokens'));
+}
+
+/** Responses API usage: `input_tokens` includes cached tokens, `output_tokens` reasoning. */
+export function responsesUsage(u: unknown): Usage | undefined {
+  if (!isRecord(u)) return undefined;
+  const input = count(u['input_tokens']);
+  const output = count(u['output_tokens']);
+  if (input === undefined && output === undefined) return undefined;
+  return usage(input, output, details(u, 'input_tokens_details', 'cached_tokens'), details(u, 'output_tokens_details', 'reasoning_tokens'));
+}
+
+function finishOfResponse(r: Body): string[] | undefined {
+  const status = r['status'];
+  if (status === 'completed') return ['stop'];
+  if (status === 'incomplete') {
+    const reason = isRecord(r['incomplete_details']) ? r['incomplete_details']['reason'] : undefined;
+    return [reason === 'max_output_tokens' ? 'length' : typeof reason === 'string' ? reason : 'incomplete'];
+  }
+  if (status === 'failed') return ['error'];
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------
+// Response side
+
+function isSdkStream(value: unknown): boolean {
+  return isRecord(value) && typeof value['iterator'] === 'function' && 'controller' in value;
+}
+
+function handlersFor(op: Operation, call: TrackedCall, body: Body, hideUsageChunk: boolean): ResultHandlers {
+  return {
+    onResult(result: unknown): void {
+      if (isSdkStream(result)) {
+        if (op === 'chat') wrapStreamIterator(result as object, chatStreamObserver(call, body, hideUsageChunk));
+        else if (op === 'responses') wrapStreamIterator(result as object, responsesStreamObserver(call, body));
+        else call.end(undefined);
+        return;
+      }
+      finishFromBody(op, call, body, result);
+    },
+    onRawResponse(response: unknown): void {
+      // The caller reads the body; read a clone for usage when it is JSON, else estimate the input.
+      const r = response as { headers?: Headers; clone?: () => Response } | undefined;
+      const type = r?.headers?.get('content-type') ?? '';
+      if (body['stream'] !== true && type.includes('json') && typeof r?.clone === 'function') {
+        r.clone()
+          .json()
+          .then(
+            (json: unknown) => finishFromBody(op, call, body, json),
+            () => void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 }),
+          );
+        return;
+      }
+      void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 });
+    },
+  };
+}
+
+function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: unknown): void {
+  if (!isRecord(result)) {
+    call.end(undefined);
+    return;
+  }
+  if (op === 'chat') {
+    const choices = Array.isArray(result['choices']) ? (result['choices'] as unknown[]) : [];
+    const finish: string[] = [];
+    for (const c of choices) if (isRecord(c) && typeof c['finish_reason'] === 'string') finish.push(c['finish_reason']);
+    call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finish });
+    if (call.capture !== 'NO_CONTENT') {
+      call.recordContent(
+        'output',
+        choices.map((c) => (isRecord(c) && isRecord(c['message']) ? { role: 'assistant', parts: textPart(c['message']['content']), finish_reason: c['finish_reason'] } : c)),
+      );
+    }
+    const u = chatUsage(result['usage']);
+    if (u !== undefined) call.end(u);
+    else void call.endEstimated({ inputText: requestText(op, body), outputText: collectText(choices.map((c) => (isRecord(c) ? c['message'] : undefined))).join('') });
+    return;
+  }
+  if (op === 'responses') {
+    call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finishOfResponse(result) });
+    const outputText = collectText(result['output']).join('');
+    if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(outputText) }]);
+    const u = responsesUsage(result['usage']);
+    if (u !== undefined) call.end(u);
+    else void call.endEstimated({ inputText: requestText(op, body), outputText });
+    return;
+  }
+  call.setResponse({ model: str(result['model']) });
+  const u = chatUsage(result['usage']);
+  if (u !== undefined) call.end({ inputTokens: u.inputTokens, outputTokens: 0 });
+  else void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 });
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function chatStreamObserver(call: TrackedCall, body: Body, hideUsageChunk: boolean) {
+  let id: string | undefined;
+  let model: string | undefined;
+  const finish: string[] = [];
+  let reported: Usage | undefined;
+  const text: string[] = [];
+  let chunks = 0;
+  const settleResponse = (): void => call.setResponse({ id, model, finishReasons: finish.filter((f) => f !== undefined) });
+  const estimate = (error?: unknown): void => {
+    settleResponse();
+    void call.endEstimated({ inputText: requestText('chat', body), outputText: text.join('') }, error);
+  };
+  return {
+    onChunk(chunk: unknown): boolean {
+      chunks++;
+      if (!isRecord(chunk)) return true;
+      if (typeof chunk['id'] === 'string' && chunk['id'] !== '') id = chunk['id'];
+      // Azure sends an empty model on its first (content-filter) chunk.
+      if (typeof chunk['model'] === 'string' && chunk['model'] !== '') model = chunk['model'];
+      const choices = chunk['choices'];
+      if (Array.isArray(choices)) {
+        for (const c of choices as unknown[]) {
+          if (!isRecord(c)) continue;
+          const delta = c['delta'];
+          if (isRecord(delta)) {
+            if (typeof delta['content'] === 'string') text.push(delta['content']);
+            if (Array.isArray(delta['tool_calls'])) text.push(...collectText(delta['tool_calls']));
+          }
+          if (typeof c['finish_reason'] === 'string') finish[typeof c['index'] === 'number' ? c['index'] : 0] = c['finish_reason'];
+        }
+      }
+      const u = chatUsage(chunk['usage']);
+      if (u !== undefined) reported = u;
+      return !(hideUsageChunk && u !== undefined && Array.isArray(choices) && choices.length === 0);
+    },
+    onDone(): void {
+      if (reported === undefined) return estimate();
+      settleResponse();
+      if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(text.join('')), finish_reason: finish[0] }]);
+      call.end(reported);
+    },
+    onError(error: unknown): void {
+      settleResponse();
+      if (reported !== undefined) call.fail(error, reported);
+      // Tokens were generated (and billed) before the stream broke: estimate them.
+      else if (chunks > 0) estimate(error);
+      else call.fail(error);
+    },
+    onBreak(): void {
+      if (reported !== undefined) {
+        settleResponse();
+        call.end(reported);
+      } else estimate();
+    },
+  };
+}
+
+function responsesStreamObserver(call: TrackedCall, body: Body) {
+  let reported: Usage | undefined;
+  const text: string[] = [];
+  let events = 0;
+  const estimate = (error?: unknown): void => {
+    void call.endEstimated({ inputText: requestText('responses', body), outputText: text.join('') }, error);
+  };
+  return {
+    onChunk(event: unknown): boolean {
+      events++;
+      if (!isRecord(event)) return true;
+      const type = event['type'];
+      if (type === 'response.output_text.delta' && typeof event['delta'] === 'string') text.push(event['delta']);
+      else if (typeof type === 'string' && type.startsWith('response.') && isRecord(event['response'])) {
+        const r = event['response'];
+        call.setResponse({ id: str(r['id']), model: str(r['model']), finishReasons: finishOfResponse(r) });
+        const u = responsesUsage(r['usage']);
+        if (u !== undefined) reported = u;
+      }
+      return true;
+    },
+    onDone(): void {
+      if (reported === undefined) return estimate();
+      if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(text.join('')) }]);
+      call.end(reported);
+    },
+    onError(error: unknown): void {
+      if (reported !== undefined) call.fail(error, reported);
+      else if (events > 0) estimate(error);
+      else call.fail(error);
+    },
+    onBreak(): void {
+      if (reported !== undefined) call.end(reported);
+      else estimate();
+    },
+  };
+}

@@ -1,0 +1,650 @@
+/**
+ * CostSpanProcessor: prices the inference spans of any instrumentation, attributes
+ * each call to an agent and a task, rolls spend up, and records the cost metrics.
+ *
+ * Spend totals never depend on span export (BatchSpanProcessor drops spans under
+ * load): everything is read and written in `onStart` / `onEnding`, synchronously.
+ *
+ * ## One call, two instrumentations (no double counting)
+ * When two instrumentations trace the same call (tollgate's and e.g.
+ * `@opentelemetry/instrumentation-openai`), their spans nest: whichever patched
+ * last is the parent. Rule:
+ * - inference spans nested (directly or through non-inference spans such as HTTP
+ *   client spans) inside an open inference span form ONE call group;
+ * - if a tollgate span (instrumentation scope starting with `tollgate`) is in the
+ *   group, it is the one counted, already priced by the instrumentation; the others
+ *   are neither priced nor counted;
+ * - otherwise the outermost span of the group is counted; if it carries no usage
+ *   (e.g. a stream the outer library did not measure), the usage of the nested span
+ *   that had some is priced onto it.
+ * An inference call never legitimately contains another inference call, so
+ * nesting is taken as "the same call instrumented twice".
+ */
+import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider, type Span as ApiSpan } from '@opentelemetry/api';
+import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
+import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
+import { ConfigError } from '../errors.ts';
+import { NANOS_PER_USD } from '../ledger/types.ts';
+import { computeCost } from '../pricing/index.ts';
+import type { PriceTable, Usage } from '../pricing/types.ts';
+import {
+  ATTR_ATTEMPTS,
+  ATTR_COST_CACHE_READ_USD,
+  ATTR_COST_CACHE_WRITE_USD,
+  ATTR_COST_INPUT_USD,
+  ATTR_COST_OUTPUT_USD,
+  ATTR_COST_SOURCE,
+  ATTR_COST_USD,
+  ATTR_ERROR_TYPE,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_OPERATION_NAME,
+  ATTR_GEN_AI_PROVIDER_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_GEN_AI_RESPONSE_MODEL,
+  ATTR_GEN_AI_TOKEN_TYPE,
+  ATTR_GEN_AI_USAGE_COST,
+  ATTR_SAVING_KIND,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+  ATTR_TASK_ATTEMPTS,
+  ATTR_TASK_CALLS,
+  ATTR_TASK_COST_USD,
+  ATTR_TASK_ID,
+  ATTR_TASK_TYPE,
+  ERROR_TYPE_BUDGET_EXCEEDED,
+  TOLLGATE_SCOPE_PREFIX,
+} from '../semconv.ts';
+import { isInferenceSpan, modelOf, operationOf, providerOf, readUsage } from './dialects.ts';
+import { CostInstruments, defined } from './metrics.ts';
+import {
+  Acc,
+  AccMap,
+  AgentRollup,
+  NO_TYPE_KEY,
+  OTHER_KEY,
+  TaskTable,
+  utcDayEnd,
+  utcDayStart,
+  utcMonthEnd,
+  utcMonthStart,
+  type AgentSpend,
+  type SpendReport,
+  type SpendWindow,
+  type TaskEntry,
+  type WindowAcc,
+} from './rollup.ts';
+
+/** Spend priced from a span tollgate's instrumentation did not make. */
+export interface ForeignSpend {
+  readonly agent: string;
+  /** The explicit task (withTask, or inbound baggage); undefined when the task is just the trace. */
+  readonly task: TaskInfo | undefined;
+  /** The priced model. */
+  readonly model: string;
+  readonly costUsd: number;
+}
+
+/** A task that ended: its withTask function settled and its outermost spans ended, or its trace's root span ended. */
+export interface TaskEnd {
+  /** The withTask / baggage id, or the trace id for a task that is a trace. */
+  readonly id: string;
+  readonly type: string | undefined;
+  readonly costUsd: number;
+  readonly calls: number;
+  readonly attempts: number;
+}
+
+/** Options of {@link CostSpanProcessor}. Read once, at construction. */
+export interface CostSpanProcessorOptions {
+  /** The price table that prices spans arriving without a cost. */
+  readonly prices: PriceTable;
+  /**
+   * Milliseconds since the epoch; drives the UTC day / month windows and task TTLs.
+   * @default Date.now
+   */
+  readonly clock?: () => number;
+  /** Meter for the cost metrics. Wins over `meterProvider`. */
+  readonly meter?: Meter;
+  /**
+   * Meter provider for the cost metrics (meter `tollgate`).
+   * @default the global meter provider
+   */
+  readonly meterProvider?: MeterProvider;
+  /**
+   * How long an ended task stays readable through getSpend.
+   * @default 3_600_000 (one hour)
+   */
+  readonly taskTtlMillis?: number;
+  /**
+   * Cap on open tasks, and separately on ended tasks kept for getSpend.
+   * @default 10_000
+   */
+  readonly maxTasks?: number;
+  /**
+   * Cap on open spans kept between onStart and onEnding (task roots, inference spans).
+   * @default 100_000
+   */
+  readonly maxOpenSpans?: number;
+  /**
+   * Cap on distinct agents, and on models / task types per rollup; past it, new
+   * keys share one `(other)` rollup.
+   * @default 1_000
+   */
+  readonly maxKeys?: number;
+  /**
+   * Called with spend priced from a foreign span (not tollgate's own, whose spend
+   * the policy settles itself), so it reaches the ledger. Runs synchronously in
+   * `onEnding`: keep it O(1); errors are caught.
+   */
+  readonly onForeignSpend?: (spend: ForeignSpend) => void;
+  /** Called once when a task that spent something ends (feeds the `auto` task cap). */
+  readonly onTaskEnd?: (task: TaskEnd) => void;
+  /**
+   * Let inbound W3C baggage (`gen_ai.agent.name`) choose the agent. Off by default:
+   * any caller can write baggage, so trusting it lets a caller pick whose budget is
+   * charged. Turn on only behind a trust boundary.
+   * @default false
+   */
+  readonly trustBaggageAgent?: boolean;
+}
+
+/** Per-span bookkeeping between onStart and onEnding. */
+interface SpanState {
+  /** Agent from withAgent (or trusted baggage) in the parent context. */
+  readonly agent: string | undefined;
+  /** The task of the span, when it is a task root or an inference span. */
+  readonly task: TaskEntry | undefined;
+  readonly explicitTask: TaskInfo | undefined;
+  readonly isRoot: boolean;
+  readonly inference: boolean;
+  readonly tollgate: boolean;
+  /** The outermost inference span state of the call group this span is in, if any. */
+  readonly call: SpanState | undefined;
+  /** On a group's outermost state: a tollgate span is in the group. */
+  hasTollgate: boolean;
+  /** On a group's outermost state: attributes of a nested span that had usage. */
+  stash: Attributes | undefined;
+}
+
+const DEFAULT_TTL_MILLIS = 3_600_000;
+const DEFAULT_MAX_TASKS = 10_000;
+const DEFAULT_MAX_KEYS = 1_000;
+const DEFAULT_MAX_OPEN_SPANS = 100_000;
+
+/**
+ * Prices and attributes LLM call spans from any instrumentation, rolls spend up per
+ * agent (UTC day / month), task, model and task type, and records cost metrics.
+ * Place it BEFORE the export processor so exported spans carry the cost attributes.
+ */
+export class CostSpanProcessor implements SpanProcessor {
+  private readonly prices: PriceTable;
+  private readonly clock: () => number;
+  private readonly instruments: CostInstruments;
+  private readonly onForeignSpend: ((spend: ForeignSpend) => void) | undefined;
+  private readonly onTaskEnd: ((task: TaskEnd) => void) | undefined;
+  private readonly trustBaggageAgent: boolean;
+  private readonly maxKeys: number;
+
+  /**
+   * Open spans that need bookkeeping (task roots, inference spans, spans inside an
+   * inference call), removed in onEnding. A Map, not a WeakMap: ephemeron tables cost
+   * the GC far more per span. Capped: spans that never end cannot grow it unbounded.
+   */
+  private readonly states = new Map<ApiSpan, SpanState>();
+  private readonly maxOpenSpans: number;
+  private readonly tasks: TaskTable;
+  private readonly seenScopes = new WeakSet<TaskScope>();
+  private readonly agents = new Map<string, AgentRollup>();
+
+  private dayStart = -1;
+  private dayEnd = -1;
+  private monthStart = -1;
+  private monthEnd = -1;
+  private lastResource: unknown = undefined;
+  private lastResourceAgent = 'unknown_service';
+  private warned = false;
+  private shutDown = false;
+
+  constructor(options: CostSpanProcessorOptions) {
+    if (options === null || typeof options !== 'object' || typeof options.prices?.lookup !== 'function') {
+      throw new ConfigError('CostSpanProcessor options.prices', options?.prices, 'a PriceTable (createPriceTable() / defaultPriceTable())');
+    }
+    this.prices = options.prices;
+    this.clock = options.clock ?? Date.now;
+    const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(TOLLGATE_SCOPE_PREFIX);
+    this.instruments = new CostInstruments(meter);
+    this.onForeignSpend = options.onForeignSpend;
+    this.onTaskEnd = options.onTaskEnd;
+    this.trustBaggageAgent = options.trustBaggageAgent === true;
+    this.maxKeys = positive(options.maxKeys, DEFAULT_MAX_KEYS, 'maxKeys');
+    this.maxOpenSpans = positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
+    this.tasks = new TaskTable(positive(options.maxTasks, DEFAULT_MAX_TASKS, 'maxTasks'), positive(options.taskTtlMillis, DEFAULT_TTL_MILLIS, 'taskTtlMillis'));
+  }
+
+  onStart(span: Span, parentContext: Context): void {
+    if (this.shutDown) return;
+    try {
+      this.start(span, parentContext);
+    } catch (err) {
+      this.warnOnce(err);
+    }
+  }
+
+  onEnding(span: Span): void {
+    if (this.shutDown) return;
+    try {
+      this.ending(span);
+    } catch (err) {
+      this.warnOnce(err);
+    }
+  }
+
+  onEnd(_span: ReadableSpan): void {
+    // Everything happens in onEnding, while the span can still be changed.
+  }
+
+  forceFlush(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  shutdown(): Promise<void> {
+    this.shutDown = true;
+    return Promise.resolve();
+  }
+
+  /**
+   * Spend so far. With `agent`: that agent only (its totals, windows, models and
+   * task types). With `taskId`: also that task (a withTask / baggage id, or the
+   * trace id of a task that is a trace), while it is in the table.
+   */
+  getSpend(query: { agent?: string; taskId?: string } = {}): SpendReport {
+    const now = this.clock();
+    this.refreshWindows(now);
+    const agents: Record<string, AgentSpend> = {};
+    let report: Omit<SpendReport, 'task' | 'agents' | 'at'>;
+    if (query.agent !== undefined) {
+      const a = this.agents.get(query.agent);
+      if (a !== undefined) agents[query.agent] = this.agentSnapshot(query.agent, a);
+      report = a !== undefined
+        ? { total: a.total.snapshot(), byModel: a.byModel.snapshot(), byTaskType: a.byTaskType.snapshot() }
+        : { total: new Acc().snapshot(), byModel: {}, byTaskType: {} };
+    } else {
+      const total = new Acc();
+      const byModel = new AccMap(Number.MAX_SAFE_INTEGER);
+      const byTaskType = new AccMap(Number.MAX_SAFE_INTEGER);
+      for (const [name, a] of this.agents) {
+        agents[name] = this.agentSnapshot(name, a);
+        total.merge(a.total);
+        for (const [k, v] of a.byModel.map) byModel.get(k).merge(v);
+        for (const [k, v] of a.byTaskType.map) byTaskType.get(k).merge(v);
+      }
+      report = { total: total.snapshot(), byModel: byModel.snapshot(), byTaskType: byTaskType.snapshot() };
+    }
+    const task = query.taskId !== undefined ? this.tasks.get(query.taskId)?.snapshot() : undefined;
+    return { at: new Date(now).toISOString(), ...report, agents, task };
+  }
+
+  /** Table sizes, to watch the memory bounds. */
+  stats(): { openTasks: number; endedTasks: number; droppedOpenTasks: number; agents: number } {
+    const s = this.tasks.sizes();
+    return { openTasks: s.open, endedTasks: s.ended, droppedOpenTasks: this.tasks.droppedOpen, agents: this.agents.size };
+  }
+
+  // ---- hooks -------------------------------------------------------------------------
+
+  private start(span: Span, parentContext: Context): void {
+    const parentSpan = trace.getSpan(parentContext);
+    const parentState = parentSpan !== undefined ? this.states.get(parentSpan) : undefined;
+    const remoteParent = parentSpan !== undefined && parentSpan.spanContext().isRemote === true;
+    const attrs = span.attributes;
+    const tollgate = span.instrumentationScope.name.startsWith(TOLLGATE_SCOPE_PREFIX);
+    const inference = tollgate ? isInferenceSpan(span.name, attrs) || attrs[ATTR_COST_USD] !== undefined : isInferenceSpan(span.name, attrs);
+    const scope = taskScopeFromContext(parentContext);
+
+    let isRoot: boolean;
+    let explicitTask: TaskInfo | undefined;
+    if (scope !== undefined) {
+      explicitTask = scope.info;
+      isRoot = parentSpan === undefined || remoteParent || parentSpan === scope.outerSpan;
+    } else {
+      explicitTask = taskFromBaggage(parentContext);
+      isRoot = parentSpan === undefined || remoteParent;
+    }
+
+    const enclosingCall = parentState?.call;
+    if (!isRoot && !inference && enclosingCall === undefined) return; // the common span: nothing to keep
+
+    let agent = agentFromContext(parentContext);
+    if (agent === undefined && this.trustBaggageAgent) agent = agentFromBaggage(parentContext);
+
+    let task: TaskEntry | undefined;
+    if (isRoot || inference) {
+      const id = explicitTask?.id ?? span.spanContext().traceId;
+      const now = this.clock();
+      if (isRoot) {
+        task = this.tasks.openTask(id, explicitTask?.type ?? str(attrs[ATTR_TASK_TYPE]), now);
+        task.openRoots++;
+      } else {
+        task = this.tasks.get(id);
+        if (task === undefined || task.ended) {
+          // No live root (unsampled root, evicted entry): this call stands for the task.
+          task = this.tasks.openTask(id, explicitTask?.type, now);
+          task.openRoots++;
+          isRoot = true;
+        }
+      }
+      if (scope !== undefined && !scope.settled && !this.seenScopes.has(scope)) {
+        this.seenScopes.add(scope);
+        task.openScopes++;
+        const entry = task;
+        (scope.listeners ??= []).push(() => this.scopeSettled(entry));
+      }
+    }
+
+    const state: SpanState = {
+      agent,
+      task,
+      explicitTask,
+      isRoot,
+      inference,
+      tollgate,
+      call: undefined,
+      hasTollgate: false,
+      stash: undefined,
+    };
+    // Join the enclosing call group, or start one.
+    (state as { call: SpanState | undefined }).call = enclosingCall ?? (inference ? state : undefined);
+    if (inference && tollgate && enclosingCall !== undefined) enclosingCall.hasTollgate = true;
+    if (this.states.size >= this.maxOpenSpans) {
+      // Only reachable when spans are leaked (never ended): forget them all rather than grow.
+      this.states.clear();
+      diag.warn(`tollgate: more than ${this.maxOpenSpans} open spans tracked; spans are probably never ended. Forgetting them.`);
+    }
+    this.states.set(span, state);
+  }
+
+  private ending(span: Span): void {
+    let state = this.states.get(span);
+    if (state !== undefined) this.states.delete(span);
+    const attrs = span.attributes;
+    if (state === undefined) {
+      // Attributes set after start can make a span an inference span only now.
+      if (!isInferenceSpan(span.name, attrs)) return;
+      state = this.lateState(span);
+    }
+    if (state.inference) this.endInference(span, attrs, state);
+    if (state.isRoot && state.task !== undefined) this.endRoot(span, state.task);
+  }
+
+  private lateState(span: Span): SpanState {
+    const now = this.clock();
+    const id = span.spanContext().traceId;
+    let task = this.tasks.get(id);
+    let isRoot = false;
+    if (task === undefined || task.ended) {
+      task = this.tasks.openTask(id, undefined, now);
+      task.openRoots++;
+      isRoot = true;
+    }
+    const tollgate = span.instrumentationScope.name.startsWith(TOLLGATE_SCOPE_PREFIX);
+    const s: SpanState = { agent: undefined, task, explicitTask: undefined, isRoot, inference: true, tollgate, call: undefined, hasTollgate: false, stash: undefined };
+    (s as { call: SpanState | undefined }).call = s;
+    return s;
+  }
+
+  private endInference(span: Span, attrs: Attributes, state: SpanState): void {
+    const group = state.call ?? state;
+    const outermost = group === state;
+    let source = attrs;
+    if (!state.tollgate) {
+      if (!outermost) {
+        // Same call as an enclosing span: never counted here; keep its usage in case
+        // the outermost span has none.
+        if (group.stash === undefined && readUsage(attrs) !== undefined) group.stash = attrs;
+        return;
+      }
+      if (state.hasTollgate) return; // a nested tollgate span counted this call
+    }
+    if (attrs[ATTR_ERROR_TYPE] === ERROR_TYPE_BUDGET_EXCEEDED) return; // blocked: nothing was sent
+
+    const failed = span.status.code === SpanStatusCode.ERROR;
+    const preCost = attrs[ATTR_COST_USD];
+    let usage = readUsage(attrs);
+    if (usage === undefined && typeof preCost !== 'number' && state.stash !== undefined) {
+      source = state.stash;
+      usage = readUsage(source);
+    }
+    const model = modelOf(attrs) ?? modelOf(source) ?? 'unknown';
+    const provider = providerOf(attrs) ?? providerOf(source);
+    const operation = operationOf(attrs);
+    const agent = this.agentOf(span, attrs, state);
+    const task = state.task;
+    const taskType = task?.type;
+
+    let costUsd = 0;
+    let pricedHere = false;
+    let fallback = false;
+    if (typeof preCost === 'number') {
+      costUsd = preCost;
+      fallback = attrs[ATTR_COST_SOURCE] === 'fallback';
+    } else if (usage !== undefined) {
+      const lookup = this.prices.lookup(model, provider);
+      const c = computeCost(usage, lookup.price);
+      costUsd = c.totalUsd;
+      pricedHere = true;
+      fallback = lookup.source === 'fallback';
+      span.setAttribute(ATTR_COST_USD, c.totalUsd);
+      span.setAttribute(ATTR_COST_INPUT_USD, c.inputUsd);
+      span.setAttribute(ATTR_COST_OUTPUT_USD, c.outputUsd);
+      span.setAttribute(ATTR_COST_CACHE_READ_USD, c.cacheReadUsd);
+      span.setAttribute(ATTR_COST_CACHE_WRITE_USD, c.cacheWriteUsd);
+      span.setAttribute(ATTR_COST_SOURCE, lookup.source);
+      span.setAttribute(ATTR_GEN_AI_USAGE_COST, c.totalUsd);
+    } else if (!failed) {
+      return; // no usage, no cost, no failure: nothing to count (e.g. a cut stream the library did not measure)
+    }
+    if (attrs[ATTR_GEN_AI_AGENT_NAME] === undefined) span.setAttribute(ATTR_GEN_AI_AGENT_NAME, agent);
+    if (task !== undefined && attrs[ATTR_TASK_ID] === undefined) {
+      span.setAttribute(ATTR_TASK_ID, task.id);
+      if (taskType !== undefined) span.setAttribute(ATTR_TASK_TYPE, taskType);
+    }
+
+    // Rollups
+    const nanos = Math.round(costUsd * NANOS_PER_USD);
+    const attemptsAttr = attrs[ATTR_ATTEMPTS];
+    const attempts = typeof attemptsAttr === 'number' && attemptsAttr >= 1 ? Math.floor(attemptsAttr) : 1;
+    const failedAttempts = failed ? attempts : attempts - 1;
+    const failedNanos = failed ? nanos : 0;
+    const inTok = usage?.inputTokens ?? 0;
+    const outTok = usage?.outputTokens ?? 0;
+    const typeKey = taskType ?? NO_TYPE_KEY;
+    const now = this.clock();
+    this.refreshWindows(now);
+    const a = this.agentRollup(agent);
+    a.total.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    this.windowAdd(a.day, this.dayStart, this.dayEnd, nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    this.windowAdd(a.month, this.monthStart, this.monthEnd, nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    a.byModel.get(model).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    a.byTaskType.get(typeKey).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    // Process-wide totals are summed over agents when read (fewer writes on the hot path).
+    if (task !== undefined) {
+      task.acc.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+      // Per-model detail of a task only once it uses a second model (most use one).
+      if (task.model === undefined) task.model = model;
+      else if (task.model !== model || task.byModel !== undefined) {
+        if (task.byModel === undefined) {
+          task.byModel = new AccMap(this.maxKeys);
+          const first = task.byModel.get(task.model);
+          const a0 = task.acc;
+          first.costNanos = a0.costNanos - nanos;
+          first.calls = a0.calls - 1;
+          first.attempts = a0.attempts - attempts;
+          first.failedAttempts = a0.failedAttempts - failedAttempts;
+          first.failedNanos = a0.failedNanos - failedNanos;
+          first.inputTokens = a0.inputTokens - inTok;
+          first.outputTokens = a0.outputTokens - outTok;
+        }
+        task.byModel.get(model).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+      }
+      task.agent ??= agent;
+    }
+
+    // Metrics
+    const ins = this.instruments;
+    ins.cost.add(costUsd, defined({
+      [ATTR_GEN_AI_AGENT_NAME]: agent,
+      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
+      [ATTR_GEN_AI_REQUEST_MODEL]: model,
+      [ATTR_GEN_AI_OPERATION_NAME]: operation,
+      [ATTR_TASK_TYPE]: taskType,
+    }));
+    if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
+    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, agent);
+    const conv = {
+      [ATTR_GEN_AI_OPERATION_NAME]: operation,
+      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
+      [ATTR_GEN_AI_REQUEST_MODEL]: str(attrs[ATTR_GEN_AI_REQUEST_MODEL]) ?? model,
+      [ATTR_GEN_AI_RESPONSE_MODEL]: str(attrs[ATTR_GEN_AI_RESPONSE_MODEL]),
+      [ATTR_SERVER_ADDRESS]: str(attrs[ATTR_SERVER_ADDRESS]),
+      [ATTR_SERVER_PORT]: typeof attrs[ATTR_SERVER_PORT] === 'number' ? attrs[ATTR_SERVER_PORT] : undefined,
+    };
+    if (usage !== undefined) {
+      ins.tokens.record(usage.inputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' }));
+      if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' }));
+    }
+    const errorType = failed ? (str(attrs[ATTR_ERROR_TYPE]) ?? '_OTHER') : undefined;
+    const d = span.duration;
+    ins.duration.record(d[0] + d[1] / 1e9, defined({ ...conv, [ATTR_ERROR_TYPE]: errorType }));
+
+    if (pricedHere && this.onForeignSpend !== undefined) {
+      try {
+        this.onForeignSpend({ agent, task: state.explicitTask, model, costUsd });
+      } catch (err) {
+        this.warnOnce(err);
+      }
+    }
+  }
+
+  private recordCacheSaving(usage: Usage, model: string, provider: string | undefined, agent: string): void {
+    // Saving = the same call with its cache reads billed as plain input, minus the real cost.
+    const lookup = this.prices.lookup(model, provider);
+    const real = computeCost(usage, lookup.price).totalUsd;
+    const { cacheReadTokens: _omit, ...uncached } = usage;
+    const saved = computeCost(uncached, lookup.price).totalUsd - real;
+    if (saved > 0) {
+      this.instruments.saved.add(saved, { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'cache' });
+    }
+  }
+
+  private endRoot(span: Span, task: TaskEntry): void {
+    if (task.acc.calls > 0) {
+      span.setAttribute(ATTR_TASK_COST_USD, task.acc.costNanos / NANOS_PER_USD);
+      span.setAttribute(ATTR_TASK_CALLS, task.acc.calls);
+      span.setAttribute(ATTR_TASK_ATTEMPTS, task.acc.attempts);
+    }
+    task.openRoots--;
+    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task);
+  }
+
+  private scopeSettled(task: TaskEntry): void {
+    task.openScopes--;
+    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task);
+  }
+
+  private finishTask(task: TaskEntry): void {
+    this.tasks.finish(task, this.clock());
+    if (task.acc.calls > 0 && this.onTaskEnd !== undefined) {
+      try {
+        this.onTaskEnd({ id: task.id, type: task.type, costUsd: task.acc.costNanos / NANOS_PER_USD, calls: task.acc.calls, attempts: task.acc.attempts });
+      } catch (err) {
+        this.warnOnce(err);
+      }
+    }
+  }
+
+  // ---- attribution and windows --------------------------------------------------------
+
+  /** Span attribute, else withAgent (or trusted baggage), else resource gen_ai.agent.name, else service.name. */
+  private agentOf(span: Span, attrs: Attributes, state: SpanState): string {
+    const own = str(attrs[ATTR_GEN_AI_AGENT_NAME]);
+    if (own !== undefined) return own;
+    if (state.agent !== undefined) return state.agent;
+    const resource = span.resource;
+    if (resource !== this.lastResource) {
+      const ra = resource.attributes;
+      this.lastResourceAgent = str(ra[ATTR_GEN_AI_AGENT_NAME]) ?? str(ra[ATTR_SERVICE_NAME]) ?? 'unknown_service';
+      this.lastResource = resource;
+    }
+    return this.lastResourceAgent;
+  }
+
+  private agentRollup(agent: string): AgentRollup {
+    let a = this.agents.get(agent);
+    if (a === undefined) {
+      if (this.agents.size >= this.maxKeys) {
+        agent = OTHER_KEY;
+        a = this.agents.get(agent);
+      }
+      if (a === undefined) {
+        a = new AgentRollup(this.maxKeys);
+        this.agents.set(agent, a);
+      }
+    }
+    return a;
+  }
+
+  private refreshWindows(now: number): void {
+    if (now >= this.dayEnd || now < this.dayStart) {
+      this.dayStart = utcDayStart(now);
+      this.dayEnd = utcDayEnd(now);
+    }
+    if (now >= this.monthEnd || now < this.monthStart) {
+      this.monthStart = utcMonthStart(now);
+      this.monthEnd = utcMonthEnd(now);
+    }
+  }
+
+  private windowAdd(w: WindowAcc, start: number, end: number, nanos: number, attempts: number, failedAttempts: number, failedNanos: number, inTok: number, outTok: number): void {
+    if (w.startMs !== start) {
+      w.acc.reset();
+      w.startMs = start;
+      w.endMs = end;
+    }
+    w.acc.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+  }
+
+  private windowSnapshot(w: WindowAcc, start: number, end: number): SpendWindow {
+    const totals = w.startMs === start ? w.acc.snapshot() : new Acc().snapshot();
+    return { ...totals, startsAt: new Date(start).toISOString(), resetsAt: new Date(end).toISOString() };
+  }
+
+  private agentSnapshot(name: string, a: AgentRollup): AgentSpend {
+    return {
+      ...a.total.snapshot(),
+      agent: name,
+      day: this.windowSnapshot(a.day, this.dayStart, this.dayEnd),
+      month: this.windowSnapshot(a.month, this.monthStart, this.monthEnd),
+      byModel: a.byModel.snapshot(),
+      byTaskType: a.byTaskType.snapshot(),
+    };
+  }
+
+  private warnOnce(err: unknown): void {
+    if (this.warned) return;
+    this.warned = true;
+    diag.warn('tollgate: CostSpanProcessor failed on a span; spend from it may be missing (reported once)', err);
+  }
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v.length > 0 ? v : undefined;
+}
+
+function positive(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ConfigError(`CostSpanProcessor options.${name}`, v, 'a positive finite number');
+  }
+  return v;
+}
