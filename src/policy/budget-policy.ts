@@ -1,0 +1,876 @@
+/**
+ * The budget policy: before each LLM request leaves the process it decides to let it
+ * go, rewrite `model` / `max_tokens` so it fits, or block it. Decisions are values
+ * (GateDecision); the instrumentation throws and rewrites.
+ *
+ * admit, in order:
+ *  1. agent (the call's, else the process's) and task;
+ *  2. routing (user function, config rules, built-in rules);
+ *  3. output ceiling: the call's max_tokens, capped by the configured ceiling; with none,
+ *     the ceiling, else the model's maxOutputTokens, else DEFAULT_MAX_TOKENS (set on the call);
+ *  4. worst case = input tokens (fast upper bound; exact count only when the bound does not
+ *     fit) + output ceiling, at the model's highest applicable rates;
+ *  5. runaway guards: attempts per task, USD per minute per agent;
+ *  6. reserve atomically on every capped scope (task, agent.daily, agent.monthly, config
+ *     scopes) with a TTL; if no room and on_exceed=downgrade: clamp max_tokens (not below the
+ *     floor), then walk the model ladder; else block with BudgetExceededError.
+ */
+import { diag, metrics, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
+import type { AgentLimits, OnExceed, TollgateConfig } from '../config/types.ts';
+import { limitsFor } from '../config/index.ts';
+import type { TaskInfo } from '../context.ts';
+import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
+import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../gate.ts';
+import { MemoryLedger } from '../ledger/memory.ts';
+import { NANOS_PER_USD, nanosToUsd, usdToNanos, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
+import type { PriceTable } from '../pricing/types.ts';
+import {
+  ATTR_BUDGET_SCOPE,
+  ATTR_GEN_AI_AGENT_NAME,
+  ATTR_GEN_AI_REQUEST_MODEL,
+  ATTR_SAVING_KIND,
+  METRIC_BUDGET_UTILIZATION,
+  METRIC_CALLS_BLOCKED,
+  METRIC_COST_SAVED_USD,
+} from '../semconv.ts';
+import { affordableOutputTokens, cacheWriteKind, hasImages, hasTools, worstCaseNanos, worstRatesNanos, type TokenRatesNanos } from './estimate.ts';
+import { TaskCostMedians } from './median.ts';
+import { SpendRate } from './rate.ts';
+import { builtinRoute, ruleMatches, type RouteFunction, type RouteInput } from './routing.ts';
+import { WindowClock } from './windows.ts';
+
+/** Output ceiling assumed (and set on the call) when neither the call, the config nor the price table gives one. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/**
+ * Counts input tokens of a request body (src/tokens createInputEstimator). `upperBound` must
+ * be fast and never below `count`; `format` is the body's shape.
+ */
+export interface InputEstimator {
+  upperBound(format: 'openai' | 'anthropic', body: unknown): number;
+  count(format: 'openai' | 'anthropic', body: unknown): number;
+}
+
+/**
+ * Anthropic's tokenizer is not public; the exact count uses o200k_base, which can be lower
+ * than what Anthropic bills. Counts of Anthropic bodies are scaled by this margin (and never
+ * exceed the byte upper bound, which holds for any byte-level BPE).
+ */
+export const ANTHROPIC_COUNT_MARGIN = 1.3;
+
+/** Passed to `onBudgetExceeded`. */
+export interface BudgetExceededEvent {
+  readonly error: BudgetExceededError;
+  readonly agent: string;
+  readonly call: CallDescription;
+}
+
+/** One budget of an agent, as read from the ledger. */
+export interface AgentBudget {
+  readonly scope: string;
+  readonly limitUsd: number;
+  readonly spentUsd: number;
+  readonly reservedUsd: number;
+  /** limit - spent - reserved, never below 0. */
+  readonly remainingUsd: number;
+  readonly resetAt: string | null;
+}
+
+/** An agent's standing, for dashboards and escalation. */
+export interface AgentStatus {
+  readonly agent: string;
+  /** A call of the agent was refused by an agent-wide budget (or a budget is full) and its window has not reset yet. */
+  readonly blocked: boolean;
+  readonly blockedScope: string | null;
+  /** When the blocking window resets (ISO), or null when it never does or nothing blocks. */
+  readonly blockedUntil: string | null;
+  readonly budgets: readonly AgentBudget[];
+}
+
+/** Options of {@link BudgetPolicy}. */
+export interface BudgetPolicyOptions {
+  /** The resolved configuration (resolveConfig). */
+  readonly config: TollgateConfig;
+  readonly ledger: Ledger;
+  readonly prices: PriceTable;
+  readonly estimator: InputEstimator;
+  /** Clock in epoch ms. @default Date.now */
+  readonly now?: () => number;
+  /** Where tollgate.calls.blocked, tollgate.cost.saved.usd and tollgate.budget.utilization go. @default the global meter `tollgate` */
+  readonly meter?: Meter;
+  /** User routing function, consulted before config rules. */
+  readonly route?: RouteFunction;
+  /** Called (synchronously, errors swallowed) for every refused call. */
+  readonly onBudgetExceeded?: (event: BudgetExceededEvent) => void;
+  /** How long a reservation holds without settle / release. @default 600_000 (10 min) */
+  readonly reservationTtlMillis?: number;
+  /** Longest wait for a remote ledger answer before treating it as unavailable. @default 1000 */
+  readonly ledgerTimeoutMillis?: number;
+  /** After a ledger failure, how long calls skip it (fail fast) before trying it again; also the flush retry interval. @default 5000 */
+  readonly ledgerRetryMillis?: number;
+  /** Output ceiling used when nothing else gives one. @default DEFAULT_MAX_TOKENS */
+  readonly defaultMaxTokens?: number;
+  /** Most tasks whose attempt counts are remembered. @default 10_000 */
+  readonly maxTrackedTasks?: number;
+  /** Most agents with cached state. @default 1_000 */
+  readonly maxAgents?: number;
+  /** Most spend records buffered while the ledger is down (failure=open). @default 10_000 */
+  readonly maxBufferedWrites?: number;
+}
+
+interface AgentState {
+  readonly name: string;
+  readonly limits: AgentLimits;
+  readonly onExceed: OnExceed;
+  readonly rate: SpendRate | null;
+  /** Agent-wide capped scopes of the current window (daily, monthly, config scopes). */
+  scopes: BudgetScope[];
+  /** Utilization of each of `scopes` after the last reservation. */
+  util: Float64Array;
+  utilAttrs: Attributes[];
+  generation: number;
+  blockedUntil: number;
+  blockedScope: string | null;
+}
+
+interface Ticket {
+  readonly reservation: Reservation | null;
+  readonly scopes: readonly BudgetScope[];
+  readonly state: AgentState;
+  /** Saved USD per USD spent, from routing / ladder moves (worst-case ratio). */
+  readonly savedRatio: number;
+  readonly savedModelAttrs: Attributes | null;
+  done: boolean;
+}
+
+interface Candidate {
+  readonly model: string;
+  readonly rates: TokenRatesNanos;
+  readonly maxTokens: number;
+  readonly nanos: number;
+}
+
+/** The budget policy: a {@link CallGate}. */
+export class BudgetPolicy implements CallGate {
+  readonly #config: TollgateConfig;
+  readonly #ledger: Ledger;
+  readonly #memory: MemoryLedger | null;
+  readonly #prices: PriceTable;
+  readonly #estimator: InputEstimator;
+  readonly #now: () => number;
+  readonly #route: RouteFunction | undefined;
+  readonly #onExceeded: ((event: BudgetExceededEvent) => void) | undefined;
+  readonly #ttl: number;
+  readonly #ledgerTimeout: number;
+  readonly #retry: number;
+  readonly #defaultMaxTokens: number;
+  readonly #maxTasks: number;
+  readonly #maxAgents: number;
+  readonly #maxBuffered: number;
+  readonly #windows: WindowClock;
+  readonly #medians: TaskCostMedians;
+  readonly #agents = new Map<string, AgentState>();
+  readonly #attempts = new Map<string, number>();
+  readonly #blocked: Counter;
+  readonly #saved: Counter;
+  readonly #utilization: ObservableGauge;
+  readonly #hasRouting: boolean;
+  readonly #pending: { scopes: readonly BudgetScope[]; nanos: number }[] = [];
+  #flushTimer: NodeJS.Timeout | undefined;
+  #ledgerDownUntil = 0;
+  #warned = new Set<string>();
+
+  constructor(options: BudgetPolicyOptions) {
+    this.#config = options.config;
+    this.#ledger = options.ledger;
+    this.#memory = options.ledger instanceof MemoryLedger ? options.ledger : null;
+    this.#prices = options.prices;
+    this.#estimator = options.estimator;
+    this.#now = options.now ?? Date.now;
+    this.#route = options.route;
+    this.#onExceeded = options.onBudgetExceeded;
+    this.#ttl = options.reservationTtlMillis ?? 600_000;
+    this.#ledgerTimeout = options.ledgerTimeoutMillis ?? 1000;
+    this.#retry = options.ledgerRetryMillis ?? 5000;
+    this.#defaultMaxTokens = options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
+    this.#maxTasks = options.maxTrackedTasks ?? 10_000;
+    this.#maxAgents = options.maxAgents ?? 1_000;
+    this.#maxBuffered = options.maxBufferedWrites ?? 10_000;
+    this.#windows = new WindowClock(this.#now());
+    this.#medians = new TaskCostMedians(options.config.taskAuto);
+    this.#hasRouting = options.route !== undefined || options.config.routes.length > 0 || options.config.builtinRoutes;
+    const meter = options.meter ?? metrics.getMeter('tollgate');
+    this.#blocked = meter.createCounter(METRIC_CALLS_BLOCKED, { description: 'LLM calls refused by a budget before they were sent', unit: '{call}' });
+    this.#saved = meter.createCounter(METRIC_COST_SAVED_USD, {
+      description: 'USD saved: prompt-cache reads (cache), model routing (routing), max_tokens clamps (max_tokens)',
+      unit: '{USD}',
+    });
+    this.#utilization = meter.createObservableGauge(METRIC_BUDGET_UTILIZATION, {
+      description: 'Share of a budget spent or reserved (1 = full), per agent and scope',
+      unit: '1',
+    });
+    this.#utilization.addCallback((result) => {
+      for (const st of this.#agents.values()) {
+        for (let i = 0; i < st.scopes.length; i++) result.observe(st.util[i]!, st.utilAttrs[i]!);
+      }
+    });
+  }
+
+  /** Decides what happens to a call before it is sent. Never rejects: a fault in tollgate lets the call go. */
+  async admit(call: CallDescription): Promise<GateDecision> {
+    try {
+      return await this.#admit(call);
+    } catch (err) {
+      this.#warnOnce('admit', 'tollgate: budget policy failed; the call goes through unchecked', err);
+      return { action: 'allow' };
+    }
+  }
+
+  async #admit(call: CallDescription): Promise<GateDecision> {
+    const now = this.#now();
+    const agent = call.agent ?? this.#config.agent;
+    const st = this.#agentState(agent, now);
+    const task = call.task;
+    const provider = call.provider;
+    const body = call.body;
+    const chat = call.operation !== 'embeddings';
+
+    const format = provider === 'anthropic' ? 'anthropic' : 'openai';
+    let inputTokens = this.#estimator.upperBound(format, body);
+    const ceiling = st.limits.maxTokens;
+    const reasons: string[] = [];
+    let model = call.model;
+    let lookup = this.#prices.lookup(model, provider);
+    const cacheKind = provider === 'anthropic' ? cacheWriteKind(body) : 'none';
+
+    // Routing, before the budget check.
+    let savedRatio = 0;
+    if (this.#hasRouting && chat) {
+      const askedTokens = call.maxTokens !== undefined && ceiling !== undefined ? Math.min(call.maxTokens, ceiling) : (call.maxTokens ?? ceiling);
+      const routed = this.#routeCall(call, agent, task, inputTokens, askedTokens);
+      if (routed !== undefined && routed.model !== model) {
+        const to = this.#prices.lookup(routed.model, provider);
+        if (to.source === 'fallback' && this.#config.unknownModel === 'block') {
+          this.#warnOnce(`route-unpriced:${routed.model}`, `tollgate: route ${routed.rule} names unpriced model ${routed.model}; not routing`);
+        } else {
+          const out = askedTokens ?? this.#defaultMaxTokens;
+          const before = worstCaseNanos(worstRatesNanos(lookup.price, inputTokens, cacheKind), inputTokens, out);
+          const after = worstCaseNanos(worstRatesNanos(to.price, inputTokens, cacheKind), inputTokens, out);
+          if (after > 0 && before > after) savedRatio = before / after - 1;
+          reasons.push(`route ${routed.rule}: ${model} -> ${routed.model}`);
+          model = routed.model;
+          lookup = to;
+        }
+      }
+    }
+
+    if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') {
+      const error = new TollgateError(
+        'MODEL_UNPRICED',
+        `tollgate: model "${model}" (${provider}) is in no price table and the config says unknownModel: "block"; add it to TOLLGATE_PRICES`,
+      );
+      this.#countBlock(agent, model, 'model.unpriced');
+      return { action: 'block', error, reason: `unpriced model ${model}` };
+    }
+
+    // Output ceiling: the call's (capped by the configured ceiling); with none, the ceiling,
+    // else the model's own output limit, else DEFAULT_MAX_TOKENS set on the call.
+    let maxTokens: number;
+    let setMaxTokens = false;
+    if (!chat) maxTokens = 0;
+    else if (call.maxTokens !== undefined) {
+      maxTokens = ceiling !== undefined && call.maxTokens > ceiling ? ceiling : call.maxTokens;
+      if (maxTokens !== call.maxTokens) {
+        setMaxTokens = true;
+        reasons.push(`max_tokens ceiling ${ceiling}`);
+      }
+    } else if (ceiling !== undefined) {
+      maxTokens = ceiling;
+      setMaxTokens = true;
+    } else if (lookup.price.maxOutputTokens !== undefined && lookup.source !== 'fallback') {
+      maxTokens = lookup.price.maxOutputTokens;
+    } else {
+      maxTokens = this.#defaultMaxTokens;
+      setMaxTokens = true;
+    }
+
+    let rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+    let estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+
+    // Runaway-loop guards.
+    if (task !== undefined && st.limits.maxAttemptsPerTask !== undefined) {
+      const attempts = this.#bumpAttempts(agent, task.id);
+      if (attempts > st.limits.maxAttemptsPerTask) {
+        return this.#refuse(
+          call,
+          st,
+          model,
+          { scope: 'task.attempts', agent, taskId: task.id, limitUsd: 0, spentUsd: 0, reservedUsd: 0, estimatedUsd: nanosToUsd(estimate), resetAt: null },
+          `tollgate: task ${task.id} of agent "${agent}" made ${attempts} LLM calls, more than maxAttemptsPerTask ${st.limits.maxAttemptsPerTask} (runaway-loop guard)`,
+        );
+      }
+    }
+    if (st.rate !== null && st.limits.rateUsdPerMinute !== undefined) {
+      const spent = st.rate.lastMinuteUsd(now);
+      if (spent >= st.limits.rateUsdPerMinute) {
+        const until = st.rate.belowAt(now, st.limits.rateUsdPerMinute);
+        return this.#refuse(
+          call,
+          st,
+          model,
+          {
+            scope: 'agent.rate',
+            agent,
+            taskId: task?.id ?? null,
+            limitUsd: st.limits.rateUsdPerMinute,
+            spentUsd: spent,
+            reservedUsd: 0,
+            estimatedUsd: nanosToUsd(estimate),
+            resetAt: new Date(until).toISOString(),
+          },
+          `tollgate: agent "${agent}" spent $${spent.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${st.limits.rateUsdPerMinute} (runaway-loop guard); blocked until ${new Date(until).toISOString()}`,
+          until,
+        );
+      }
+    }
+
+    // Budgets.
+    const scopes = this.#scopesFor(st, agent, task);
+    const modelAttrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'routing' } : null;
+    if (scopes.length === 0) {
+      const ticket: Ticket = { reservation: null, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
+      return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, undefined);
+    }
+
+    if (now < this.#ledgerDownUntil) return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined);
+    let result: ReserveResult;
+    try {
+      result = await this.#reserve(scopes, estimate);
+      if (!result.ok) {
+        // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
+        const counted = this.#exactInput(format, body, inputTokens);
+        if (counted < inputTokens) {
+          inputTokens = counted;
+          rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+          estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+          result = await this.#reserve(scopes, estimate);
+        }
+      }
+      if (!result.ok && st.onExceed === 'downgrade' && chat) {
+        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind);
+        if (down !== undefined) {
+          const [cand, res] = down;
+          if (cand.model !== model) {
+            reasons.push(`budget ${result.scope.scope}: model ${model} -> ${cand.model}`);
+            const ratio = estimate / Math.max(1, worstCaseNanos(cand.rates, inputTokens, cand.maxTokens)) - 1;
+            savedRatio = (1 + savedRatio) * (1 + Math.max(0, ratio)) - 1;
+          }
+          if (cand.maxTokens !== maxTokens) reasons.push(`budget ${result.scope.scope}: max_tokens ${maxTokens} -> ${cand.maxTokens}`);
+          const newModel = cand.model;
+          const attrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: newModel, [ATTR_SAVING_KIND]: 'routing' } : null;
+          const ticket: Ticket = { reservation: res.reservation, scopes, state: st, savedRatio, savedModelAttrs: attrs, done: false };
+          this.#noteUtilization(st, scopes, res.remainingNanos);
+          const tokens = cand.maxTokens !== maxTokens || setMaxTokens ? cand.maxTokens : undefined;
+          return this.#decision(call, newModel, tokens, reasons, ticket, minRemaining(res.remainingNanos), cand.maxTokens !== maxTokens);
+        }
+      }
+    } catch (err) {
+      return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, err);
+    }
+
+    if (!result.ok) {
+      const s = result.scope;
+      return this.#refuse(
+        call,
+        st,
+        model,
+        {
+          scope: s.scope,
+          agent,
+          taskId: task?.id ?? null,
+          limitUsd: s.limitNanos === null ? 0 : nanosToUsd(s.limitNanos),
+          spentUsd: nanosToUsd(result.spentNanos),
+          reservedUsd: nanosToUsd(result.reservedNanos),
+          estimatedUsd: nanosToUsd(estimate),
+          resetAt: s.resetAt === null ? null : new Date(s.resetAt).toISOString(),
+        },
+        undefined,
+        s.resetAt ?? Infinity,
+      );
+    }
+    this.#noteUtilization(st, scopes, result.remainingNanos);
+    const ticket: Ticket = { reservation: result.reservation, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
+    return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, minRemaining(result.remainingNanos));
+  }
+
+  /** Settles a call with its real cost. */
+  complete(ticket: unknown, outcome: CallOutcome): void {
+    const t = ticket as Ticket | undefined;
+    if (t === undefined || t === null || t.done) return;
+    t.done = true;
+    try {
+      const cost = outcome.costUsd >= 0 && Number.isFinite(outcome.costUsd) ? outcome.costUsd : 0;
+      const nanos = usdToNanos(cost);
+      t.state.rate?.add(this.#now(), cost);
+      if (t.savedRatio > 0 && t.savedModelAttrs !== null && cost > 0) this.#saved.add(cost * t.savedRatio, t.savedModelAttrs);
+      if (t.reservation !== null) {
+        if (this.#memory !== null) this.#memory.settleSync(t.reservation, nanos);
+        else {
+          const r = t.reservation;
+          this.#timed(this.#ledger.settle(r, nanos)).catch((err: unknown) => {
+            this.#warnOnce('settle', 'tollgate: could not settle a call with the ledger; its cost is buffered', err);
+            this.#buffer(r.scopes, nanos);
+          });
+        }
+      } else if (t.scopes.length > 0 && nanos > 0) {
+        // Admitted without a hold (ledger down, failure=open): the cost still counts.
+        this.#recordOrBuffer(t.scopes, nanos);
+      }
+    } catch (err) {
+      this.#warnOnce('complete', 'tollgate: budget policy failed to settle a call', err);
+    }
+  }
+
+  /** Releases a call that failed before it cost anything. */
+  abort(ticket: unknown): void {
+    const t = ticket as Ticket | undefined;
+    if (t === undefined || t === null || t.done) return;
+    t.done = true;
+    if (t.reservation === null) return;
+    try {
+      if (this.#memory !== null) this.#memory.releaseSync(t.reservation);
+      else {
+        this.#timed(this.#ledger.release(t.reservation)).catch((err: unknown) => {
+          // The hold expires by itself; nothing else to do.
+          this.#warnOnce('release', 'tollgate: could not release a reservation; it expires by itself', err);
+        });
+      }
+    } catch (err) {
+      this.#warnOnce('abort', 'tollgate: budget policy failed to release a call', err);
+    }
+  }
+
+  /** Feeds `taskUsd: 'auto'`: the cost of a task that completed. */
+  observeCompletedTask(task: { readonly type?: string | undefined; readonly costUsd: number }): void {
+    this.#medians.observe(task.type, task.costUsd);
+  }
+
+  /** The current `auto` cap of a task type in USD, or undefined while too few tasks completed. */
+  autoTaskCapUsd(type: string | undefined): number | undefined {
+    return this.#medians.capUsd(type);
+  }
+
+  /**
+   * Adds spend that did not go through admit (priced from another instrumentation's span):
+   * charged to the agent's scopes and the task, with no reservation.
+   */
+  async recordForeign(spend: { readonly agent?: string | undefined; readonly task?: TaskInfo | undefined; readonly costUsd: number }): Promise<void> {
+    if (!(spend.costUsd > 0) || !Number.isFinite(spend.costUsd)) return;
+    const now = this.#now();
+    const agent = spend.agent ?? this.#config.agent;
+    const st = this.#agentState(agent, now);
+    st.rate?.add(now, spend.costUsd);
+    const scopes = this.#scopesFor(st, agent, spend.task);
+    if (scopes.length === 0) return;
+    const nanos = usdToNanos(spend.costUsd);
+    try {
+      await this.#timed(this.#ledger.record(scopes, nanos));
+    } catch (err) {
+      this.#warnOnce('record', 'tollgate: could not record foreign spend with the ledger; it is buffered', err);
+      this.#buffer(scopes, nanos);
+    }
+  }
+
+  /** An agent's budgets and whether it is blocked (until its window resets). */
+  async getAgentStatus(agent: string): Promise<AgentStatus> {
+    const now = this.#now();
+    const st = this.#agentState(agent, now);
+    const scopes = st.scopes;
+    const spends = scopes.length === 0 ? [] : await this.#timed(this.#ledger.spent(scopes));
+    const budgets: AgentBudget[] = scopes.map((s, i) => {
+      const sp = spends[i] ?? { spentNanos: 0, reservedNanos: 0 };
+      const limit = s.limitNanos ?? 0;
+      return {
+        scope: s.scope,
+        limitUsd: nanosToUsd(limit),
+        spentUsd: nanosToUsd(sp.spentNanos),
+        reservedUsd: nanosToUsd(sp.reservedNanos),
+        remainingUsd: nanosToUsd(Math.max(0, limit - sp.spentNanos - sp.reservedNanos)),
+        resetAt: s.resetAt === null ? null : new Date(s.resetAt).toISOString(),
+      };
+    });
+    let blockedScope: string | null = null;
+    let until: number | null = null;
+    if (st.blockedUntil > now) {
+      blockedScope = st.blockedScope;
+      until = Number.isFinite(st.blockedUntil) ? st.blockedUntil : null;
+    } else {
+      const full = budgets.findIndex((b) => b.remainingUsd <= 0);
+      if (full >= 0) {
+        blockedScope = budgets[full]!.scope;
+        until = scopes[full]!.resetAt;
+      }
+    }
+    return {
+      agent,
+      blocked: blockedScope !== null,
+      blockedScope,
+      blockedUntil: until === null ? null : new Date(until).toISOString(),
+      budgets,
+    };
+  }
+
+  /** Spend records buffered while the ledger was down (0 in normal operation). */
+  get pendingWrites(): number {
+    return this.#pending.length;
+  }
+
+  /** Tries to write buffered spend now; resolves to how many records are still buffered. */
+  async flush(): Promise<number> {
+    while (this.#pending.length > 0) {
+      const p = this.#pending[0]!;
+      try {
+        await this.#timed(this.#ledger.record(p.scopes, p.nanos));
+      } catch {
+        this.#ledgerDownUntil = this.#now() + this.#retry;
+        this.#scheduleFlush();
+        return this.#pending.length;
+      }
+      this.#pending.shift();
+    }
+    return 0;
+  }
+
+  /** Stops the flush timer (buffered spend is flushed once more). Does not close the ledger. */
+  async close(): Promise<void> {
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#flushTimer = undefined;
+    if (this.#pending.length > 0) await this.flush();
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+  }
+
+  // --- internals ---
+
+  #decision(
+    call: CallDescription,
+    model: string,
+    maxTokens: number | undefined,
+    reasons: string[],
+    ticket: Ticket,
+    remainingNanos: number | undefined,
+    budgetClamped = false,
+  ): GateDecision {
+    // Setting a ceiling on a call that had none is an `allow` with maxTokens (GateDecision);
+    // lowering the caller's value, or clamping for budget, is a rewrite.
+    const changedTokens = maxTokens !== undefined && maxTokens !== call.maxTokens && (call.maxTokens !== undefined || budgetClamped);
+    const rewrite = model !== call.model || changedTokens;
+    return {
+      action: rewrite ? 'rewrite' : 'allow',
+      ...(model !== call.model ? { model } : {}),
+      ...(maxTokens !== undefined && maxTokens !== call.maxTokens ? { maxTokens } : {}),
+      ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+      ticket,
+      ...(remainingNanos !== undefined ? { remainingUsd: nanosToUsd(remainingNanos) } : {}),
+    };
+  }
+
+  #refuse(
+    call: CallDescription,
+    st: AgentState,
+    model: string,
+    details: ConstructorParameters<typeof BudgetExceededError>[0],
+    message: string | undefined,
+    blockedUntil?: number,
+  ): GateDecision {
+    const error = new BudgetExceededError(details, message);
+    this.#countBlock(st.name, model, details.scope);
+    // Task-level refusals leave the agent free; agent-wide and shared scopes block it until they reset.
+    if (blockedUntil !== undefined && !details.scope.startsWith('task')) {
+      if (blockedUntil > st.blockedUntil || st.blockedUntil <= this.#now()) {
+        st.blockedUntil = blockedUntil;
+        st.blockedScope = details.scope;
+      }
+    }
+    if (this.#onExceeded !== undefined) {
+      try {
+        this.#onExceeded({ error, agent: st.name, call });
+      } catch (err) {
+        this.#warnOnce('onBudgetExceeded', 'tollgate: the onBudgetExceeded callback threw', err);
+      }
+    }
+    return { action: 'block', error, reason: `budget ${details.scope} exceeded` };
+  }
+
+  #countBlock(agent: string, model: string, scope: string): void {
+    this.#blocked.add(1, { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_BUDGET_SCOPE]: scope });
+  }
+
+  #ledgerDown(
+    call: CallDescription,
+    st: AgentState,
+    model: string,
+    scopes: readonly BudgetScope[],
+    maxTokens: number | undefined,
+    reasons: string[],
+    err: unknown,
+  ): GateDecision {
+    if (err !== undefined) {
+      this.#ledgerDownUntil = this.#now() + this.#retry;
+      this.#warnOnce('ledger-down', `tollgate: ledger ${this.#ledger.description} unavailable (failure policy: ${this.#config.ledgerFailure})`, err);
+    }
+    if (this.#config.ledgerFailure === 'open') {
+      reasons.push('ledger unavailable: admitted unchecked (failure=open)');
+      const ticket: Ticket = { reservation: null, scopes, state: st, savedRatio: 0, savedModelAttrs: null, done: false };
+      return this.#decision(call, model, maxTokens, reasons, ticket, undefined);
+    }
+    const error =
+      err instanceof LedgerUnavailableError
+        ? err
+        : new LedgerUnavailableError(this.#ledger.description, err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), {
+            cause: err,
+          });
+    this.#countBlock(st.name, model, 'ledger.unavailable');
+    return { action: 'block', error, reason: 'ledger unavailable (failure=closed)' };
+  }
+
+  /** Clamp max_tokens on the current model, then walk the ladder; first candidate that reserves wins. */
+  async #downgrade(
+    scopes: readonly BudgetScope[],
+    provider: string,
+    model: string,
+    inputTokens: number,
+    maxTokens: number,
+    cacheKind: 'none' | '5m' | '1h',
+  ): Promise<[Candidate, Extract<ReserveResult, { ok: true }>] | undefined> {
+    const spends = await this.#timed(this.#ledger.spent(scopes));
+    let room = Infinity;
+    scopes.forEach((s, i) => {
+      if (s.limitNanos === null) return;
+      const sp = spends[i]!;
+      room = Math.min(room, s.limitNanos - sp.spentNanos - sp.reservedNanos);
+    });
+    const floor = Math.min(this.#config.maxTokensFloor, maxTokens);
+    const ladder = this.#config.ladders[provider];
+    const models = [model];
+    if (ladder !== undefined) {
+      const at = ladder.indexOf(model);
+      if (at >= 0) models.push(...ladder.slice(at + 1));
+    }
+    for (const m of models) {
+      const lookup = this.#prices.lookup(m, provider);
+      if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') continue;
+      const rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+      const tries: number[] = [];
+      if (m !== model) tries.push(maxTokens);
+      const afford = Math.min(affordableOutputTokens(rates, inputTokens, room), maxTokens);
+      if (afford >= floor && afford < maxTokens) tries.push(afford);
+      for (const tokens of tries) {
+        const nanos = worstCaseNanos(rates, inputTokens, tokens);
+        if (nanos > room) continue;
+        const res = await this.#reserve(scopes, nanos);
+        if (res.ok) return [{ model: m, rates, maxTokens: tokens, nanos }, res];
+      }
+    }
+    return undefined;
+  }
+
+  #reserve(scopes: readonly BudgetScope[], amountNanos: number): Promise<ReserveResult> {
+    if (this.#memory !== null) return Promise.resolve(this.#memory.reserveSync({ scopes, amountNanos, ttlMillis: this.#ttl }));
+    const p = this.#ledger.reserve({ scopes, amountNanos, ttlMillis: this.#ttl });
+    return this.#timed(p, (late) => {
+      // Answered after we gave up: the hold would block budget until it expires.
+      if (late.ok) this.#ledger.release(late.reservation).catch(() => {});
+    });
+  }
+
+  /** Bounds a ledger call; a memory ledger answers at once and is not wrapped. */
+  #timed<T>(p: Promise<T>, onLate?: (value: T) => void): Promise<T> {
+    if (this.#memory !== null) return p;
+    return new Promise<T>((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new LedgerUnavailableError(this.#ledger.description, `no answer within ${this.#ledgerTimeout} ms`));
+      }, this.#ledgerTimeout);
+      timer.unref();
+      p.then(
+        (v) => {
+          clearTimeout(timer);
+          if (timedOut) onLate?.(v);
+          else resolve(v);
+        },
+        (e: unknown) => {
+          clearTimeout(timer);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      );
+    });
+  }
+
+  #recordOrBuffer(scopes: readonly BudgetScope[], nanos: number): void {
+    if (this.#now() < this.#ledgerDownUntil) {
+      this.#buffer(scopes, nanos);
+      return;
+    }
+    this.#timed(this.#ledger.record(scopes, nanos)).catch(() => this.#buffer(scopes, nanos));
+  }
+
+  #buffer(scopes: readonly BudgetScope[], nanos: number): void {
+    if (this.#pending.length >= this.#maxBuffered) {
+      this.#pending.shift();
+      this.#warnOnce('buffer-full', `tollgate: more than ${this.#maxBuffered} spend records buffered while the ledger is down; dropping the oldest`);
+    }
+    this.#pending.push({ scopes, nanos });
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushTimer !== undefined) return;
+    this.#flushTimer = setTimeout(() => {
+      this.#flushTimer = undefined;
+      this.flush().catch(() => {});
+    }, this.#retry);
+    this.#flushTimer.unref();
+  }
+
+  #routeCall(
+    call: CallDescription,
+    agent: string,
+    task: TaskInfo | undefined,
+    inputTokens: number,
+    maxTokens: number | undefined,
+  ): { model: string; rule: string } | undefined {
+    const input: RouteInput = {
+      provider: call.provider,
+      operation: call.operation,
+      model: call.model,
+      agent,
+      taskId: task?.id,
+      taskType: task?.type,
+      inputTokens,
+      maxTokens,
+      hasTools: hasTools(call.body),
+      hasImages: hasImages(call.body),
+      body: call.body,
+    };
+    if (this.#route !== undefined) {
+      try {
+        const m = this.#route(input);
+        if (typeof m === 'string' && m.length > 0) return { model: m, rule: 'route()' };
+      } catch (err) {
+        this.#warnOnce('route', 'tollgate: the route function threw; routing skipped', err);
+      }
+    }
+    for (const rule of this.#config.routes) if (ruleMatches(rule, input)) return { model: rule.model, rule: rule.name };
+    if (this.#config.builtinRoutes) {
+      const m = builtinRoute(input, this.#config.ladders[call.provider]);
+      if (m !== undefined) return { model: m, rule: 'builtin small-prompt' };
+    }
+    return undefined;
+  }
+
+  #exactInput(format: 'openai' | 'anthropic', body: unknown, upperBound: number): number {
+    const n = this.#estimator.count(format, body);
+    return format === 'anthropic' ? Math.min(upperBound, Math.ceil(n * ANTHROPIC_COUNT_MARGIN)) : n;
+  }
+
+  #bumpAttempts(agent: string, taskId: string): number {
+    const key = `${agent}\u0000${taskId}`;
+    const n = (this.#attempts.get(key) ?? 0) + 1;
+    if (n === 1 && this.#attempts.size >= this.#maxTasks) {
+      const oldest = this.#attempts.keys().next();
+      if (oldest.done !== true) this.#attempts.delete(oldest.value);
+    }
+    this.#attempts.set(key, n);
+    return n;
+  }
+
+  #agentState(agent: string, now: number): AgentState {
+    const w = this.#windows.at(now);
+    let st = this.#agents.get(agent);
+    if (st === undefined) {
+      const limits = limitsFor(this.#config, agent);
+      st = {
+        name: agent,
+        limits,
+        onExceed: limits.onExceed ?? 'block',
+        rate: limits.rateUsdPerMinute !== undefined ? new SpendRate() : null,
+        scopes: [],
+        util: new Float64Array(0),
+        utilAttrs: [],
+        generation: -1,
+        blockedUntil: 0,
+        blockedScope: null,
+      };
+      if (this.#agents.size >= this.#maxAgents) {
+        const oldest = this.#agents.keys().next();
+        if (oldest.done !== true) this.#agents.delete(oldest.value);
+      }
+      this.#agents.set(agent, st);
+    }
+    if (st.generation !== this.#windows.generation) {
+      // New UTC day (or first use): rebuild the window scopes once.
+      const scopes: BudgetScope[] = [];
+      const l = st.limits;
+      if (l.dailyUsd !== undefined) scopes.push({ scope: 'agent.daily', agent, key: w.dayKey, limitNanos: usdLimit(l.dailyUsd), resetAt: w.dayReset });
+      if (l.monthlyUsd !== undefined) {
+        scopes.push({ scope: 'agent.monthly', agent, key: w.monthKey, limitNanos: usdLimit(l.monthlyUsd), resetAt: w.monthReset });
+      }
+      for (const c of this.#config.scopes) {
+        if (c.agents !== null && !c.agents.includes(agent)) continue;
+        const [key, resetAt] = c.period === 'day' ? [w.dayKey, w.dayReset] : c.period === 'month' ? [w.monthKey, w.monthReset] : ['total', null];
+        // A shared scope's counter belongs to no single agent: it lives under `scope:<name>`.
+        scopes.push({ scope: c.name, agent: `scope:${c.name}`, key, limitNanos: usdLimit(c.limitUsd), resetAt });
+      }
+      st.scopes = scopes;
+      st.util = new Float64Array(scopes.length);
+      st.utilAttrs = scopes.map((s) => ({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_BUDGET_SCOPE]: s.scope }));
+      st.generation = this.#windows.generation;
+    }
+    return st;
+  }
+
+  /** Agent-wide scopes first (their index matches AgentState.util), then the task's. */
+  #scopesFor(st: AgentState, agent: string, task: TaskInfo | undefined): BudgetScope[] {
+    let taskCap: number | undefined;
+    if (task !== undefined) {
+      const t = st.limits.taskUsd;
+      taskCap = t === 'auto' ? this.#medians.capUsd(task.type) : t;
+    }
+    if (taskCap === undefined) return st.scopes;
+    const scopes = st.scopes.slice();
+    scopes.push({ scope: 'task', agent, key: `task:${task!.id}`, limitNanos: usdLimit(taskCap), resetAt: null });
+    return scopes;
+  }
+
+  #noteUtilization(st: AgentState, scopes: readonly BudgetScope[], remaining: readonly (number | null)[]): void {
+    const n = Math.min(st.scopes.length, scopes.length);
+    for (let i = 0; i < n; i++) {
+      const limit = scopes[i]!.limitNanos;
+      const left = remaining[i];
+      if (limit === null || left === null || left === undefined) continue;
+      st.util[i] = limit === 0 ? 1 : (limit - left) / limit;
+    }
+  }
+
+  #warnOnce(key: string, message: string, err?: unknown): void {
+    if (this.#warned.has(key)) return;
+    this.#warned.add(key);
+    diag.warn(err === undefined ? message : `${message}: ${errorMessage(err)}`);
+  }
+}
+
+function usdLimit(usd: number): number {
+  // Floor: a cap never admits more than its USD value.
+  return Math.floor(usd * NANOS_PER_USD + 1e-6);
+}
+
+function minRemaining(remaining: readonly (number | null)[]): number | undefined {
+  let min: number | undefined;
+  for (const r of remaining) if (r !== null && (min === undefined || r < min)) min = r;
+  return min;
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
