@@ -1,0 +1,577 @@
+/**
+ * The fleet ledger: every process of an agent reserves and settles against one
+ * set of counters in Redis, so a daily cap holds for the agent, not per replica.
+ *
+ * - Reserve (all scopes at once) and settle are each ONE Lua script call: one
+ *   round trip, atomic. Scripts are loaded once (SCRIPT LOAD on every connect) and
+ *   called by SHA (EVALSHA); when the server's script cache was flushed or the
+ *   server restarted, the call falls back to EVAL, which caches the script again.
+ * - Keys are `<prefix>tollgate:{<agent>}:c|h|x:<counter key>`; the braces are a
+ *   Redis Cluster hash tag, so all of one agent's counters live in one slot and a
+ *   script may touch them together (one call's scopes must belong to one agent).
+ * - Window counters expire by themselves (PEXPIRE to resetAt + grace); task
+ *   counters after `idleCounterTtlMillis` without writes. Holds live in a sorted
+ *   set scored by expiry, purged inside the scripts, so the room held by a crashed
+ *   process comes back after the hold's TTL.
+ * - Time: by default the Redis server's TIME, read inside the scripts, so hosts
+ *   with skewed clocks agree on when a hold expires. An injected `now` replaces it
+ *   (tests with fake clocks); then every process sharing the ledger must use the
+ *   same kind of clock.
+ * - Failure policy. `closed` (default): when Redis does not answer, reserve rejects
+ *   with LedgerUnavailableError within `commandTimeoutMillis`, so the call is not
+ *   sent and no budget can be overspent. `open`: reserve answers a local
+ *   reservation and the call goes on unchecked. In both modes settle / release /
+ *   record never fail for an outage: the write is buffered in memory (bounded) and
+ *   written when Redis is back. Reconnection is automatic.
+ */
+import { Redis } from 'ioredis';
+import type { ConnectionOptions } from 'node:tls';
+import { randomBytes } from 'node:crypto';
+import { diag } from '@opentelemetry/api';
+import { ConfigError, LedgerUnavailableError } from '../errors.ts';
+import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
+import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
+import type { BudgetScope, Ledger, Reservation, ReserveRequest, ReserveResult, ScopeSpend } from './types.ts';
+
+/** Options of {@link RedisLedger}. */
+export interface RedisLedgerOptions {
+  /** `redis://[[user]:password@]host[:port][/db][?prefix=…]`, or `rediss://` for TLS. */
+  readonly url: string;
+  /** Prepended to every key; wins over the URL's `?prefix=`. @default '' */
+  readonly keyPrefix?: string;
+  /** What happens when Redis cannot be reached: `closed` blocks calls, `open` lets them go. @default 'closed' */
+  readonly failure?: 'closed' | 'open';
+  /** Longest a reserve (or read) waits for Redis, connection included, before failing. @default 1000 */
+  readonly commandTimeoutMillis?: number;
+  /** Longest a TCP (+TLS) connection attempt may take. @default 2000 */
+  readonly connectTimeoutMillis?: number;
+  /** Longest pause between reconnection attempts (they back off from 50 ms). @default 1000 */
+  readonly reconnectMaxDelayMillis?: number;
+  /** Clock in epoch ms. @default the Redis server's TIME (one clock for the whole fleet) */
+  readonly now?: () => number;
+  /** How long a window counter is kept after its window ends. @default 3_600_000 (1 h) */
+  readonly windowGraceMillis?: number;
+  /** How long a task counter (`resetAt: null`) is kept after its last write. @default 604_800_000 (7 days) */
+  readonly idleCounterTtlMillis?: number;
+  /** How long an expired hold is remembered, so a late settle charges it exactly once. @default 86_400_000 (1 day) */
+  readonly expiredHoldRetentionMillis?: number;
+  /** Most writes (settle / release / record) buffered while Redis is away; the oldest are dropped beyond it. @default 100_000 */
+  readonly maxBufferedWrites?: number;
+  /** How often buffered writes are retried while Redis is away. @default 500 */
+  readonly retryIntervalMillis?: number;
+  /** Longest close() waits for Redis to come back when writes are still buffered. @default 3000 */
+  readonly closeTimeoutMillis?: number;
+  /** Extra TLS options for `rediss://` (CA, client certificate, servername). */
+  readonly tls?: ConnectionOptions;
+  /** Where the URL came from, named in a ConfigError. @default 'RedisLedger url' */
+  readonly source?: string;
+}
+
+/** A settle / release / record waiting to be written (or being written). */
+interface Write {
+  readonly numKeys: number;
+  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) flips to '1' after an ambiguous failure. */
+  readonly args: string[];
+  /** Spend at stake, reported if the write is ever dropped. */
+  readonly actualNanos: number;
+}
+
+const LOCAL_ID_MARK = '~';
+const FLUSH_BATCH = 256;
+const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'tollgate:not-sent'];
+
+/**
+ * {@link Ledger} in Redis, shared by every process that points at the same server,
+ * database and key prefix. Create it at start-up; {@link RedisLedger.connect} also
+ * waits for the first connection and fails with a clear error if it cannot be made.
+ */
+export class RedisLedger implements Ledger {
+  readonly description: string;
+  readonly #client: Redis;
+  readonly #prefix: string;
+  readonly #failure: 'closed' | 'open';
+  readonly #timeout: number;
+  readonly #now: (() => number) | undefined;
+  readonly #grace: string;
+  readonly #idle: string;
+  readonly #keep: string;
+  readonly #maxBuffered: number;
+  readonly #retryInterval: number;
+  readonly #closeWait: number;
+  readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
+  #seq = 0;
+  readonly #pending: Write[] = [];
+  readonly #inflight = new Set<Promise<void>>();
+  #flushing: Promise<number> | undefined;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #lastError: Error | undefined;
+  #readyWaiters = new Set<() => void>();
+  #warnedDown = false;
+  #droppedWrites = 0;
+  #droppedNanos = 0;
+  #closed = false;
+
+  constructor(options: RedisLedgerOptions) {
+    const target: RedisTarget = parseRedisUrl(options.url, options.source ?? 'RedisLedger url');
+    const prefix = options.keyPrefix ?? target.keyPrefix;
+    const failure = options.failure ?? 'closed';
+    if (failure !== 'closed' && failure !== 'open') {
+      throw new ConfigError('RedisLedger failure', failure, "'closed' or 'open'");
+    }
+    this.#prefix = prefix;
+    this.#failure = failure;
+    this.#timeout = positive('commandTimeoutMillis', options.commandTimeoutMillis, 1000);
+    const connectTimeout = positive('connectTimeoutMillis', options.connectTimeoutMillis, 2000);
+    const maxDelay = positive('reconnectMaxDelayMillis', options.reconnectMaxDelayMillis, 1000);
+    this.#now = options.now;
+    this.#grace = String(positive('windowGraceMillis', options.windowGraceMillis, 3_600_000));
+    this.#idle = String(positive('idleCounterTtlMillis', options.idleCounterTtlMillis, 604_800_000));
+    this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, 86_400_000));
+    this.#maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
+    this.#retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
+    this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);
+    this.description = target.description;
+
+    this.#client = new Redis({
+      host: target.host,
+      port: target.port,
+      db: target.db,
+      ...(target.username === undefined ? {} : { username: target.username }),
+      ...(target.password === undefined ? {} : { password: target.password }),
+      ...(target.tls ? { tls: { ...options.tls, servername: options.tls?.servername ?? target.host } } : {}),
+      connectionName: 'tollgate-ledger',
+      connectTimeout,
+      commandTimeout: this.#timeout,
+      // Fail fast instead of queueing while disconnected: a queued command would be
+      // sent after its caller gave up (a ghost hold or a second settle). Waiting
+      // for the connection is done here, bounded by commandTimeoutMillis.
+      enableOfflineQueue: false,
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 0,
+      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
+      enableAutoPipelining: true,
+    });
+    this.#client.on('error', (err: Error) => {
+      this.#lastError = err;
+    });
+    this.#client.on('ready', () => this.#onReady());
+  }
+
+  /**
+   * Creates a ledger and waits for its first connection: fails at the first
+   * connection error, or after `connectTimeoutMillis` + `commandTimeoutMillis`.
+   * @throws ConfigError for a bad URL or option; LedgerUnavailableError naming the ledger
+   *   (never the password) when the server cannot be reached or refuses the credentials.
+   */
+  static async connect(options: RedisLedgerOptions): Promise<RedisLedger> {
+    const ledger = new RedisLedger(options);
+    const budget = (options.connectTimeoutMillis ?? 2000) + ledger.#timeout;
+    try {
+      await ledger.#waitReady(Date.now() + budget, true);
+    } catch (err) {
+      const error = ledger.#unavailable(err);
+      await ledger.close();
+      throw error;
+    }
+    return ledger;
+  }
+
+  /** Writes still buffered because Redis was away (0 in normal operation). */
+  get pendingWrites(): number {
+    return this.#pending.length;
+  }
+
+  async reserve(request: ReserveRequest): Promise<ReserveResult> {
+    const { scopes, amountNanos, ttlMillis } = request;
+    checkNanos('amountNanos', amountNanos);
+    if (!(ttlMillis > 0) || !Number.isFinite(ttlMillis)) throw new RangeError(`tollgate: ttlMillis must be > 0, got ${ttlMillis}`);
+    const id = this.#idPrefix + (++this.#seq).toString(36);
+    const n = scopes.length;
+    const amount = String(amountNanos);
+    const args = new Array<string>(n * 5 + 7);
+    this.#keys(scopes, args);
+    let a = n * 3;
+    args[a++] = this.#now === undefined ? '' : String(this.#now());
+    args[a++] = String(Math.ceil(ttlMillis));
+    args[a++] = amount;
+    args[a++] = id;
+    args[a++] = this.#grace;
+    args[a++] = this.#idle;
+    args[a++] = this.#keep;
+    for (const s of scopes) {
+      args[a++] = s.limitNanos === null ? '-1' : String(s.limitNanos);
+      args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
+    }
+    let reply: unknown;
+    try {
+      reply = await this.#call(RESERVE, n * 3, args);
+    } catch (err) {
+      if (!wasNotSent(err) && isTransient(err)) {
+        // The script may have run with the reply lost: release that hold once Redis answers.
+        this.#enqueue(this.#settleWrite(scopes, id, amount, 0, true));
+      }
+      if (this.#failure === 'open' && isTransient(err)) {
+        this.#warnDown(err);
+        const reservation: Reservation = {
+          id: LOCAL_ID_MARK + id,
+          scopes,
+          amountNanos,
+          expiresAt: (this.#now ?? Date.now)() + Math.ceil(ttlMillis),
+        };
+        return { ok: true, reservation, remainingNanos: scopes.map(() => null) };
+      }
+      throw this.#unavailable(err);
+    }
+    const r = reply as number[];
+    if (r[0] === 1) {
+      const remaining = new Array<number | null>(n);
+      for (let i = 0; i < n; i++) {
+        const v = Number(r[i + 2]);
+        remaining[i] = v < 0 ? null : v;
+      }
+      return { ok: true, reservation: { id, scopes, amountNanos, expiresAt: Number(r[1]) }, remainingNanos: remaining };
+    }
+    return { ok: false, scope: scopes[Number(r[1]) - 1]!, spentNanos: Number(r[2]), reservedNanos: Number(r[3]) };
+  }
+
+  settle(reservation: Reservation, actualNanos: number): Promise<void> {
+    checkNanos('actualNanos', actualNanos);
+    const local = reservation.id.startsWith(LOCAL_ID_MARK);
+    // A local reservation (open mode, Redis was away) never held anything in Redis: its cost is recorded.
+    return this.#write(
+      this.#settleWrite(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos, false),
+    );
+  }
+
+  release(reservation: Reservation): Promise<void> {
+    if (reservation.id.startsWith(LOCAL_ID_MARK)) return Promise.resolve();
+    return this.#write(this.#settleWrite(reservation.scopes, reservation.id, String(reservation.amountNanos), 0, false));
+  }
+
+  record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
+    checkNanos('amountNanos', amountNanos);
+    return this.#write(this.#settleWrite(scopes, '', '0', amountNanos, false));
+  }
+
+  async spent(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]> {
+    const n = scopes.length;
+    const args = new Array<string>(n * 4 + 4);
+    this.#keys(scopes, args);
+    let a = n * 3;
+    args[a++] = this.#now === undefined ? '' : String(this.#now());
+    args[a++] = this.#keep;
+    args[a++] = this.#grace;
+    args[a++] = this.#idle;
+    for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
+    let reply: number[];
+    try {
+      reply = (await this.#call(READ, n * 3, args)) as number[];
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+    const out = new Array<ScopeSpend>(n);
+    for (let i = 0; i < n; i++) out[i] = { spentNanos: Number(reply[2 * i]), reservedNanos: Number(reply[2 * i + 1]) };
+    return out;
+  }
+
+  /**
+   * Writes buffered settles / releases / records now. Resolves with the number still
+   * buffered (0 once Redis took them all; more when it is still away).
+   */
+  flush(): Promise<number> {
+    this.#flushing ??= this.#drain().finally(() => {
+      this.#flushing = undefined;
+    });
+    return this.#flushing;
+  }
+
+  /** Writes what is buffered (if Redis answers) and closes the connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#inflight.size > 0) await Promise.allSettled(this.#inflight);
+    if (this.#pending.length > 0 && this.#client.status !== 'ready') {
+      // Give a reconnection in progress a chance to take the buffered spend.
+      await this.#waitReady(Date.now() + this.#closeWait, false).catch(() => {});
+    }
+    if (this.#pending.length > 0 && this.#client.status === 'ready') await this.flush();
+    // A flush started by the reconnection has already taken the writes out of the buffer.
+    if (this.#flushing !== undefined) await this.#flushing;
+    this.#stopRetry();
+    if (this.#pending.length > 0) {
+      const nanos = this.#pending.reduce((sum, w) => sum + w.actualNanos, 0);
+      diag.error(
+        `tollgate: ledger ${this.description} closed with ${this.#pending.length} writes not written (spend $${nanos / 1e9}): Redis was unreachable`,
+      );
+      this.#pending.length = 0;
+    }
+    for (const wake of this.#readyWaiters) wake();
+    try {
+      await this.#client.quit();
+    } catch {
+      this.#client.disconnect();
+    }
+  }
+
+  /** Fills args[0 .. 3n) with the c / h / x keys of each scope. */
+  #keys(scopes: readonly BudgetScope[], args: string[]): void {
+    for (let i = 0; i < scopes.length; i++) {
+      const s = scopes[i]!;
+      const base = `${this.#prefix}tollgate:{${agentTag(s.agent)}}:`;
+      args[3 * i] = base + 'c:' + s.key;
+      args[3 * i + 1] = base + 'h:' + s.key;
+      args[3 * i + 2] = base + 'x:' + s.key;
+    }
+  }
+
+  #settleWrite(scopes: readonly BudgetScope[], id: string, held: string, actualNanos: number, retry: boolean): Write {
+    const n = scopes.length;
+    const args = new Array<string>(n * 4 + 7);
+    this.#keys(scopes, args);
+    let a = n * 3;
+    args[a++] = '';
+    args[a++] = id;
+    args[a++] = held;
+    args[a++] = String(actualNanos);
+    args[a++] = retry ? '1' : '0';
+    args[a++] = this.#grace;
+    args[a++] = this.#idle;
+    for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
+    return { numKeys: n * 3, args, actualNanos };
+  }
+
+  #write(w: Write): Promise<void> {
+    // During a known outage, queue at once rather than wait out the timeout per write.
+    if (this.#closed || (this.#client.status !== 'ready' && this.#pending.length > 0)) {
+      this.#enqueue(w);
+      return Promise.resolve();
+    }
+    // Tracked so close() waits for writes callers did not await (the policy settles fire-and-forget).
+    const p = this.#writeNow(w).finally(() => this.#inflight.delete(p));
+    this.#inflight.add(p);
+    return p;
+  }
+
+  async #writeNow(w: Write): Promise<void> {
+    try {
+      w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+      await this.#call(SETTLE, w.numKeys, w.args);
+    } catch (err) {
+      if (!isTransient(err)) throw err;
+      if (!wasNotSent(err)) w.args[w.numKeys + 4] = '1';
+      this.#enqueue(w);
+    }
+  }
+
+  #send(w: Write): Promise<unknown> {
+    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+    return this.#eval(SETTLE, w.numKeys, w.args);
+  }
+
+  #enqueue(w: Write): void {
+    if (this.#pending.length >= this.#maxBuffered) {
+      const dropped = this.#pending.shift()!;
+      if (this.#droppedWrites === 0) {
+        diag.error(
+          `tollgate: ledger ${this.description} is unreachable and its write buffer is full (maxBufferedWrites=${this.#maxBuffered}): ` +
+            'dropping the oldest buffered spend; the counters in Redis will read low. Restore Redis or raise maxBufferedWrites.',
+        );
+      }
+      this.#droppedWrites++;
+      this.#droppedNanos += dropped.actualNanos;
+    }
+    this.#pending.push(w);
+    if (!this.#warnedDown) this.#warnDown(this.#lastError);
+    if (this.#retryTimer === undefined && !this.#closed) {
+      this.#retryTimer = setInterval(() => {
+        if (this.#client.status === 'ready') void this.flush();
+      }, this.#retryInterval);
+      this.#retryTimer.unref();
+    }
+  }
+
+  async #drain(): Promise<number> {
+    while (this.#pending.length > 0 && this.#client.status === 'ready') {
+      const batch = this.#pending.splice(0, FLUSH_BATCH);
+      const results = await Promise.allSettled(batch.map((w) => this.#send(w)));
+      const again: Write[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        const r = results[i]!;
+        if (r.status === 'fulfilled') continue;
+        const w = batch[i]!;
+        if (isTransient(r.reason)) {
+          if (!wasNotSent(r.reason)) w.args[w.numKeys + 4] = '1';
+          again.push(w);
+        } else {
+          diag.error(`tollgate: ledger ${this.description} refused a buffered write (spend $${w.actualNanos / 1e9} lost)`, r.reason);
+        }
+      }
+      if (again.length > 0) {
+        this.#pending.unshift(...again);
+        break;
+      }
+    }
+    if (this.#pending.length === 0) {
+      this.#stopRetry();
+      if (this.#droppedWrites > 0) {
+        diag.error(
+          `tollgate: ledger ${this.description} is back; ${this.#droppedWrites} buffered writes (spend $${this.#droppedNanos / 1e9}) were dropped while it was away`,
+        );
+        this.#droppedWrites = 0;
+        this.#droppedNanos = 0;
+      }
+    }
+    return this.#pending.length;
+  }
+
+  #stopRetry(): void {
+    if (this.#retryTimer !== undefined) clearInterval(this.#retryTimer);
+    this.#retryTimer = undefined;
+  }
+
+  /** Runs a script, waiting for the connection first if needed, all within commandTimeoutMillis. */
+  async #call(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
+    if (this.#client.status === 'ready') return this.#eval(s, numKeys, args);
+    const deadline = Date.now() + this.#timeout;
+    await this.#waitReady(deadline, false);
+    return withDeadline(this.#eval(s, numKeys, args), deadline);
+  }
+
+  async #eval(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
+    try {
+      return await this.#client.evalsha(s.sha, numKeys, ...args);
+    } catch (err) {
+      // The script cache was flushed (SCRIPT FLUSH, server restart, failover): EVAL runs and re-caches it.
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.#client.eval(s.lua, numKeys, ...args);
+      throw err;
+    }
+  }
+
+  #onReady(): void {
+    for (const s of SCRIPTS) {
+      this.#client.script('LOAD', s.lua).catch((err: unknown) => {
+        diag.debug(`tollgate: ledger ${this.description} SCRIPT LOAD ${s.name} failed (EVAL fallback covers it)`, err);
+      });
+    }
+    for (const wake of this.#readyWaiters) wake();
+    if (this.#warnedDown) {
+      diag.info(`tollgate: ledger ${this.description} reachable again; writing ${this.#pending.length} buffered writes`);
+      this.#warnedDown = false;
+    }
+    if (this.#pending.length > 0) void this.flush();
+  }
+
+  /** Resolves when the client is ready; rejects (not-sent) at the deadline, or at the first connection error when `failFast`. */
+  #waitReady(deadline: number, failFast: boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#client.status === 'ready') {
+        resolve();
+        return;
+      }
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        this.#client.off('error', onError);
+        if (this.#client.status === 'ready') resolve();
+        else reject(notSent(this.#closed ? 'ledger closed' : undefined));
+      };
+      const onError = (): void => {
+        if (failFast) done();
+      };
+      this.#readyWaiters.add(done);
+      this.#client.on('error', onError);
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      timer.unref();
+    });
+  }
+
+  #warnDown(err: unknown): void {
+    if (this.#warnedDown) return;
+    this.#warnedDown = true;
+    diag.warn(
+      `tollgate: ledger ${this.description} unreachable (${reason(err ?? this.#lastError, this.#timeout)}); ` +
+        (this.#failure === 'open'
+          ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
+          : 'failure=closed: calls are blocked, settled spend is buffered until it is back'),
+    );
+  }
+
+  #unavailable(err: unknown): LedgerUnavailableError {
+    if (err instanceof LedgerUnavailableError) return err;
+    const cause = err instanceof Error && err.message.startsWith('tollgate:not-sent') ? (this.#lastError ?? err) : err;
+    return new LedgerUnavailableError(this.description, reason(cause, this.#timeout), { cause });
+  }
+}
+
+/** The agent as it appears inside the key's hash tag: `{`, `}`, `:` and `%` percent-encoded, so the tag is always the whole agent. */
+function agentTag(agent: string): string {
+  if (agent.length === 0) return '%';
+  return /[%{}:]/.test(agent) ? agent.replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`) : agent;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(`RedisLedger ${name}`, value, 'a positive number of milliseconds / items');
+  }
+  return value;
+}
+
+function checkNanos(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`tollgate: ${name} must be a non-negative integer of nano-USD, got ${v}`);
+}
+
+function notSent(detail?: string): Error {
+  return new Error(`tollgate:not-sent${detail === undefined ? '' : `: ${detail}`}`);
+}
+
+/** The command never left this process (so it cannot have run). */
+function wasNotSent(err: unknown): boolean {
+  return err instanceof Error && NOT_SENT_MESSAGES.some((m) => err.message.startsWith(m));
+}
+
+/** Worth retrying: the connection failed, not Redis refusing the command. */
+function isTransient(err: unknown): boolean {
+  if (!(err instanceof Error)) return true;
+  if (err.name !== 'ReplyError') return true;
+  return /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|NOAUTH|WRONGPASS|NOSCRIPT)/.test(err.message);
+}
+
+function isAuthError(err: Error): boolean {
+  return /WRONGPASS|NOAUTH|invalid password|invalid username-password|NOPERM/i.test(err.message);
+}
+
+/** A short, credential-free explanation of why Redis could not be used. */
+function reason(err: unknown, timeoutMillis: number): string {
+  if (!(err instanceof Error)) return 'no connection yet';
+  const e = err as Error & { code?: string; address?: string; port?: number };
+  if (isAuthError(e)) return `authentication failed (${e.message.split('\n')[0]}); check the password / user in the URL`;
+  if (e.code === 'ECONNREFUSED') return `connection refused${e.address === undefined ? '' : ` at ${e.address}:${e.port}`}`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host not found (${e.message})`;
+  if (e.code === 'ETIMEDOUT' || e.message === 'connect ETIMEDOUT') return 'connect timed out';
+  if (e.message === 'Command timed out') return `no answer within ${timeoutMillis} ms`;
+  if (e.message.startsWith('tollgate:not-sent')) return `not connected within ${timeoutMillis} ms`;
+  return e.message;
+}
+
+function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  const left = deadline - Date.now();
+  if (left <= 0) {
+    p.catch(() => {});
+    return Promise.reject(new Error('Command timed out'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('Command timed out')), left);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

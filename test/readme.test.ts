@@ -1,0 +1,95 @@
+/**
+ * The README cannot rot: every command in its ```sh blocks is run here (from the
+ * repo root, with the built package), and must exit 0. A few lines need a local
+ * stand-in for something only a user has (their app, their collector); those
+ * substitutions are listed below and each must still match a README line, so a
+ * README edit that drops or renames a command fails this test too.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { anthropicRoutes } from '../src/standin/anthropic.ts';
+import { openaiRoutes } from '../src/standin/openai.ts';
+import { startStandinServer, type StandinServer } from '../src/standin/server.ts';
+import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+
+/** Joins backslash-continued lines and drops comments; one entry per command. */
+function shellCommands(markdown: string): string[] {
+  const out: string[] = [];
+  for (const block of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+    const joined = (block[1] ?? '').replace(/\\\n\s*/g, ' ');
+    for (const raw of joined.split('\n')) {
+      const line = raw.replace(/\s+#.*$/, '').trim();
+      if (line.length > 0 && !line.startsWith('#')) out.push(line);
+    }
+  }
+  return out;
+}
+
+/** Commands run elsewhere, with where. Each must appear in the README. */
+const RUN_ELSEWHERE: Record<string, string> = {
+  'npm test': 'this very run is `npm test` (.ci/run runs it on a clean clone)',
+};
+
+let standin: StandinServer;
+let receiver: OtlpReceiver;
+before(async () => {
+  standin = await startStandinServer({ routes: [...openaiRoutes(), ...anthropicRoutes()] });
+  receiver = await startOtlpReceiver();
+});
+after(async () => {
+  await standin.close();
+  await receiver.close();
+});
+
+/** What a user's environment provides, in local form. */
+function localise(command: string): string {
+  return command
+    .replace('npm ci && npm run demo', 'npm run demo') // CI ran `npm ci` on this clone just before
+    .replace('http://localhost:4318', receiver.url)
+    .replace(/ app\.js$/, ' test/blackbox/app.mjs') // a user's service: ours talks to the stand-in
+    .replace(/^npm run bench$/, 'npm run bench -- pricing'); // the runner and one benchmark; the full set takes minutes
+}
+
+function sh(command: string): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', ['-c', command], {
+      cwd: root,
+      env: { ...process.env, STANDIN_URL: standin.url, OTEL_METRIC_EXPORT_INTERVAL: '600000', NODE_OPTIONS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+const commands = shellCommands(readme);
+
+test('the README has the two commands and every listed exception still matches a README line', () => {
+  assert.ok(commands.includes('npm ci && npm run demo'));
+  assert.ok(commands.includes('npm test'));
+  for (const c of Object.keys(RUN_ELSEWHERE)) assert.ok(commands.includes(c), `README no longer has: ${c}`);
+  assert.ok(commands.length >= 8, `found only ${commands.length} commands`);
+});
+
+for (const command of commands) {
+  if (RUN_ELSEWHERE[command] !== undefined) continue;
+  test(`README command runs: ${command}`, async () => {
+    const local = localise(command);
+    const r = await sh(local);
+    assert.equal(r.code, 0, `${local}\n${r.out.slice(-3000)}`);
+    assert.ok(r.out.trim().length > 0, 'prints something');
+  });
+}
