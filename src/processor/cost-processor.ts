@@ -19,6 +19,16 @@
  *   that had some is priced onto it.
  * An inference call never legitimately contains another inference call, so
  * nesting is taken as "the same call instrumented twice".
+ *
+ * Two instrumentations built on OTel's `InstrumentationBase` that patch the same
+ * method (tollgate's and the official OpenAI one both patch
+ * `Chat.Completions.prototype.create`) do not nest: its `_wrap` first unwraps any
+ * wrapper already there, so the one enabled last replaces the other and each call
+ * has one span (test/processor/foreign-double-count.test.ts). The nesting rule is
+ * for wrappers that do layer (client wrappers, a second patch point).
+ *
+ * Metrics follow the counted span only; the GenAI client histograms are skipped
+ * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
 import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider, type Span as ApiSpan } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
@@ -166,6 +176,13 @@ interface SpanState {
   /** On a group's outermost state: attributes of a nested span that had usage. */
   stash: Attributes | undefined;
 }
+
+/**
+ * Instrumentation scopes that record `gen_ai.client.token.usage` and
+ * `gen_ai.client.operation.duration` themselves, for their own spans:
+ * the processor records only `tollgate.*` metrics for those spans.
+ */
+const SELF_METERED_SCOPES: ReadonlySet<string> = new Set(['@opentelemetry/instrumentation-openai']);
 
 const DEFAULT_TTL_MILLIS = 3_600_000;
 const DEFAULT_MAX_TASKS = 10_000;
@@ -501,21 +518,25 @@ export class CostSpanProcessor implements SpanProcessor {
     }));
     if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
     if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, agent);
-    const conv = {
-      [ATTR_GEN_AI_OPERATION_NAME]: operation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
-      [ATTR_GEN_AI_REQUEST_MODEL]: str(attrs[ATTR_GEN_AI_REQUEST_MODEL]) ?? model,
-      [ATTR_GEN_AI_RESPONSE_MODEL]: str(attrs[ATTR_GEN_AI_RESPONSE_MODEL]),
-      [ATTR_SERVER_ADDRESS]: str(attrs[ATTR_SERVER_ADDRESS]),
-      [ATTR_SERVER_PORT]: typeof attrs[ATTR_SERVER_PORT] === 'number' ? attrs[ATTR_SERVER_PORT] : undefined,
-    };
-    if (usage !== undefined) {
-      ins.tokens.record(usage.inputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' }));
-      if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' }));
+    // The GenAI client histograms, unless the span's instrumentation records them itself
+    // (two series of one call under two scopes double every token sum).
+    if (!SELF_METERED_SCOPES.has(span.instrumentationScope.name)) {
+      const conv = {
+        [ATTR_GEN_AI_OPERATION_NAME]: operation,
+        [ATTR_GEN_AI_PROVIDER_NAME]: provider,
+        [ATTR_GEN_AI_REQUEST_MODEL]: str(attrs[ATTR_GEN_AI_REQUEST_MODEL]) ?? model,
+        [ATTR_GEN_AI_RESPONSE_MODEL]: str(attrs[ATTR_GEN_AI_RESPONSE_MODEL]),
+        [ATTR_SERVER_ADDRESS]: str(attrs[ATTR_SERVER_ADDRESS]),
+        [ATTR_SERVER_PORT]: typeof attrs[ATTR_SERVER_PORT] === 'number' ? attrs[ATTR_SERVER_PORT] : undefined,
+      };
+      if (usage !== undefined) {
+        ins.tokens.record(usage.inputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' }));
+        if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' }));
+      }
+      const errorType = failed ? (str(attrs[ATTR_ERROR_TYPE]) ?? '_OTHER') : undefined;
+      const d = span.duration;
+      ins.duration.record(d[0] + d[1] / 1e9, defined({ ...conv, [ATTR_ERROR_TYPE]: errorType }));
     }
-    const errorType = failed ? (str(attrs[ATTR_ERROR_TYPE]) ?? '_OTHER') : undefined;
-    const d = span.duration;
-    ins.duration.record(d[0] + d[1] / 1e9, defined({ ...conv, [ATTR_ERROR_TYPE]: errorType }));
 
     if (pricedHere && this.onForeignSpend !== undefined) {
       try {

@@ -117,15 +117,56 @@ export function modelOf(attrs: Attributes): string | undefined {
   );
 }
 
-/** The provider, normalised to the GenAI `gen_ai.provider.name` values where the dialect differs. */
+/**
+ * Vercel provider ids (`openai.chat`, `google.generative-ai`, `amazon-bedrock`, ...) by prefix,
+ * to the GenAI `gen_ai.provider.name` values. Facts from `@ai-sdk/otel`'s own mapping.
+ */
+const VERCEL_PROVIDERS: readonly (readonly [string, string])[] = [
+  ['google.vertex', 'gcp.vertex_ai'],
+  ['google.generative-ai', 'gcp.gemini'],
+  ['google-vertex', 'gcp.vertex_ai'],
+  ['amazon-bedrock', 'aws.bedrock'],
+  ['azure-openai', 'azure.ai.openai'],
+  ['azure', 'azure.ai.inference'],
+  ['google', 'gcp.gemini'],
+  ['mistral', 'mistral_ai'],
+  ['bedrock', 'aws.bedrock'],
+  ['xai', 'x_ai'],
+];
+
+/**
+ * The provider, normalised to the GenAI `gen_ai.provider.name` values where the dialect differs.
+ * The Vercel legacy spans copy their provider id (`openai.chat`) into `gen_ai.system` too, so
+ * `ai.model.provider` decides before `gen_ai.system` does.
+ */
 export function providerOf(attrs: Attributes): string | undefined {
-  const p = str(attrs[ATTR_GEN_AI_PROVIDER_NAME]) ?? str(attrs[ATTR_GEN_AI_SYSTEM]) ?? str(attrs[OI_PROVIDER]) ?? str(attrs[OI_SYSTEM]);
-  if (p !== undefined) return p;
-  // Vercel: `openai.chat`, `anthropic.messages`, ... -> the part before the dot.
+  const named = str(attrs[ATTR_GEN_AI_PROVIDER_NAME]);
+  if (named !== undefined) return named;
   const vp = str(attrs[AI_MODEL_PROVIDER]);
-  if (vp === undefined) return undefined;
-  const dot = vp.indexOf('.');
-  return dot > 0 ? vp.slice(0, dot) : vp;
+  if (vp !== undefined) return vercelProvider(vp);
+  return str(attrs[ATTR_GEN_AI_SYSTEM]) ?? str(attrs[OI_PROVIDER]) ?? str(attrs[OI_SYSTEM]);
+}
+
+const vercelProviderMemo = new Map<string, string>();
+
+/** `openai.chat` -> `openai`, `google.generative-ai` -> `gcp.gemini`; memoised (a handful of distinct ids). */
+function vercelProvider(id: string): string {
+  let out = vercelProviderMemo.get(id);
+  if (out !== undefined) return out;
+  const lower = id.toLowerCase();
+  for (const [prefix, mapped] of VERCEL_PROVIDERS) {
+    if (lower === prefix || lower.startsWith(`${prefix}.`) || lower.startsWith(`${prefix}-`)) {
+      out = mapped;
+      break;
+    }
+  }
+  if (out === undefined) {
+    const dot = id.indexOf('.');
+    out = dot > 0 ? id.slice(0, dot) : id;
+  }
+  // Ids come from code, not requests, but cap anyway.
+  if (vercelProviderMemo.size < 256) vercelProviderMemo.set(id, out);
+  return out;
 }
 
 /**
