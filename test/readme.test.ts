@@ -93,3 +93,17 @@ for (const command of commands) {
     assert.ok(r.out.trim().length > 0, 'prints something');
   });
 }
+
+test('the README config and price-file examples are valid as written', async () => {
+  const { parseConfigObject } = await import('../src/config/index.ts');
+  const { parsePriceOverrides } = await import('../src/pricing/index.ts');
+  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] ?? '') as { version: number; models?: unknown });
+  const config = blocks.find((b) => b.models === undefined);
+  const prices = blocks.find((b) => b.models !== undefined);
+  assert.ok(config !== undefined && prices !== undefined, 'README has a config example and a price-file example');
+  const parsed = parseConfigObject(config, 'README config example');
+  assert.equal(parsed.agents['researcher']?.taskUsd, 'auto');
+  const models = parsePriceOverrides('README price example', prices);
+  assert.equal(models[0]?.model, 'acme-large');
+  assert.equal(models[0]?.tiers?.[0]?.aboveInputTokens, 200000);
+});
