@@ -32,6 +32,7 @@ import { createBudgetPolicy, type AgentStatus, type BudgetExceededEvent, type Bu
 import { CostSpanProcessor, setSpendSource, type SpendReport } from './processor/index.ts';
 import { createPriceTable } from './pricing/index.ts';
 import type { PriceTable } from './pricing/types.ts';
+import type { CallGate } from './gate.ts';
 import { ATTR_SERVICE_NAME } from './semconv.ts';
 
 /** Options of {@link startTollgate}. Each wins over the matching env var / resource attribute. */
@@ -100,7 +101,7 @@ export interface Tollgate {
 }
 
 /** The instrumentations tollgate ships, for services that run their own NodeSDK. */
-export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: BudgetPolicy; captureMessageContent?: boolean | ContentCaptureMode } = {}): Instrumentation[] {
+export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: CallGate; captureMessageContent?: boolean | ContentCaptureMode } = {}): Instrumentation[] {
   const shared = {
     ...(config.prices === undefined ? {} : { prices: config.prices }),
     ...(config.gate === undefined ? {} : { gate: config.gate }),

@@ -592,9 +592,12 @@ export class CallTracker {
     return this.current;
   }
 
-  /** Starts the span of one call, child of the active context. */
-  start(spec: CallSpec): TrackedCall {
-    return new TrackedCall(this.getTracer(), this.current, spec, context.active());
+  /**
+   * Starts the span of one call, child of `parent`.
+   * @param parent the context to start in; @default the active context (pass it when already read, to save a lookup)
+   */
+  start(spec: CallSpec, parent: Context = context.active()): TrackedCall {
+    return new TrackedCall(this.getTracer(), this.current, spec, parent);
   }
 }
 
@@ -749,7 +752,11 @@ interface StreamLike<T> {
   iterator: () => AsyncIterator<T>;
 }
 
-const watchedStreams = new WeakSet<object>();
+/**
+ * Marks a stream whose iterator is already watched. A symbol-keyed property on the stream rather
+ * than a module-wide WeakSet: no weak (ephemeron) entry for the GC to process per streamed call.
+ */
+const kWatchedStream: unique symbol = Symbol('tollgate.watchedStream');
 
 /**
  * Watches a Stainless `Stream` without replacing it: wraps its `iterator` factory, which
@@ -757,9 +764,9 @@ const watchedStreams = new WeakSet<object>();
  * Idempotent per stream.
  */
 export function wrapStreamIterator<S extends object, T>(stream: S, observer: StreamObserver<T>): S {
-  const target = stream as unknown as StreamLike<T>;
-  if (typeof target.iterator !== 'function' || watchedStreams.has(stream)) return stream;
-  watchedStreams.add(stream);
+  const target = stream as unknown as StreamLike<T> & { [kWatchedStream]?: true };
+  if (typeof target.iterator !== 'function' || target[kWatchedStream] === true) return stream;
+  target[kWatchedStream] = true;
   const inner = target.iterator;
   target.iterator = function tollgateIterator(this: unknown) {
     return observeIterator(inner.call(this), observer);

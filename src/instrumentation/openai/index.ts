@@ -111,7 +111,8 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     const tracker = (): CallTracker => this.tracker;
     return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
       const body = args[0];
-      if (!isRecord(body) || isTracingSuppressed(context.active())) return original.apply(this, args);
+      const active = context.active();
+      if (!isRecord(body) || isTracingSuppressed(active)) return original.apply(this, args);
       let call: TrackedCall;
       let sendBody: Body = body;
       let hideUsageChunk = false;
@@ -123,17 +124,19 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
           sendBody = { ...body, stream_options: { include_usage: true } };
           hideUsageChunk = true;
         }
-        call = tracker().start(specOf(op, body, client));
+        call = tracker().start(specOf(op, body, client), active);
         if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
       } catch (error) {
         reportFault('openai create (start)', error);
         return original.apply(this, args);
       }
       const options = args[1];
-      const marked = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
+      // `args` is this call's own array: reuse it for the SDK call instead of copying it.
+      args[0] = sendBody;
+      args[1] = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
       let result: unknown;
       try {
-        result = call.run(() => original.call(this, sendBody, marked, ...args.slice(2)));
+        result = call.run(() => original.apply(this, args));
       } catch (error) {
         call.fail(error);
         throw error;
@@ -287,12 +290,14 @@ function details(u: Body, key: string, field: string): number | undefined {
 }
 
 function usage(inputTokens: number | undefined, outputTokens: number | undefined, cacheRead: number | undefined, reasoning: number | undefined): Usage {
-  return {
+  // Built in place (no spread of temporary objects): this runs once per call and per usage chunk.
+  const u: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; reasoningTokens?: number } = {
     inputTokens: inputTokens ?? 0,
     outputTokens: outputTokens ?? 0,
-    ...(cacheRead !== undefined ? { cacheReadTokens: cacheRead } : {}),
-    ...(reasoning !== undefined ? { reasoningTokens: reasoning } : {}),
   };
+  if (cacheRead !== undefined) u.cacheReadTokens = cacheRead;
+  if (reasoning !== undefined) u.reasoningTokens = reasoning;
+  return u;
 }
 
 /** Chat Completions / Embeddings usage: `prompt_tokens` already includes cached tokens, `completion_tokens` reasoning. */
