@@ -50,7 +50,9 @@ after(async () => {
 /** What a user's environment provides, in local form. */
 function localise(command: string): string {
   return command
-    .replace('npm ci && npm run demo', 'npm run demo') // CI ran `npm ci` on this clone just before
+    // CI ran `npm ci` and `npm test` built dist/ just before; rebuilding here would rewrite dist/
+    // under the feet of tests running in parallel. The script's two halves are pinned below.
+    .replace('npm ci && npm run demo', 'node dist/cli/main.js demo')
     .replace('http://localhost:4318', receiver.url)
     .replace(/ app\.js$/, ' test/blackbox/app.mjs') // a user's service: ours talks to the stand-in
     .replace(/^npm run bench$/, 'npm run bench -- pricing'); // the runner and one benchmark; the full set takes minutes
@@ -82,6 +84,9 @@ test('the README has the two commands and every listed exception still matches a
   assert.ok(commands.includes('npm test'));
   for (const c of Object.keys(RUN_ELSEWHERE)) assert.ok(commands.includes(c), `README no longer has: ${c}`);
   assert.ok(commands.length >= 8, `found only ${commands.length} commands`);
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+  assert.equal(pkg.scripts['demo'], 'npm run build --silent && node dist/cli/main.js demo');
+  assert.match(pkg.scripts['test'] ?? '', /^npm run build && /);
 });
 
 for (const command of commands) {
