@@ -13,6 +13,8 @@
  * - `observeApiPromise(promise, call, onResult)` watches the SDK's own APIPromise without replacing it;
  *   `wrapStreamIterator(stream, observer)` watches a Stream without replacing it.
  * - `call.setResponse(...)`, then `call.end(usage)` / `call.endEstimated(...)` / `call.fail(error, usage?)`.
+ * - `enterCreate()` / `leaveCreate()` around the patched `create`, and `wrapRequest` on the client's `request`:
+ *   the gate still holds when another instrumentation displaced the `create` wrapper (see "Displaced create").
  *
  * Rule kept everywhere here: a fault inside tollgate is caught and reported once through `diag`;
  * the user's call proceeds. The only errors that reach the user are the ones the gate decided on
@@ -20,6 +22,7 @@
  */
 import { context, diag, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { isTracingSuppressed } from '@opentelemetry/core';
 import type { InstrumentationConfig } from '@opentelemetry/instrumentation';
 import { agentFromContext, taskFromContext } from '../context.ts';
 import { BudgetExceededError, LedgerUnavailableError } from '../errors.ts';
@@ -620,21 +623,173 @@ type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknown>, ...
 /**
  * Wraps a client's async `prepareOptions(options)`, which both SDKs await before building each
  * request (and again on each retry, with the same options object). For a marked call it awaits
- * the gate first; a block error rejects the SDK's own promise before anything is sent.
+ * the gate first; a block error rejects the SDK's own promise before anything is sent. A request
+ * tagged by {@link wrapRequest} (an inference request whose `create` wrapper was displaced) starts
+ * its call here, on its first attempt, and is then marked like any other.
  */
 export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
   return function tollgatePrepareOptions(this: unknown, options, ...rest) {
-    const call = isRecord(options) ? options[kTrackedCall] : undefined;
-    if (!(call instanceof TrackedCall)) return original.call(this, options, ...rest);
+    let call = isRecord(options) ? options[kTrackedCall] : undefined;
+    if (!(call instanceof TrackedCall)) {
+      const displaced = isRecord(options) ? options[kDisplacedCall] : undefined;
+      if (!(displaced instanceof DisplacedCall)) return original.call(this, options, ...rest);
+      call = displaced.begin(options, this);
+      if (call === undefined) return original.call(this, options, ...rest);
+    }
     let pending: Promise<void> | undefined;
     try {
-      pending = call.beforeAttempt(options as { body?: unknown });
+      pending = (call as TrackedCall).beforeAttempt(options as { body?: unknown });
     } catch (error) {
       // Only a block decision throws here: reject like the async hook would.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return pending === undefined ? original.call(this, options, ...rest) : pending.then(() => original.call(this, options, ...rest));
   };
+}
+
+// ---------------------------------------------------------------------------
+// Displaced create
+//
+// An OTel instrumentation enabled after tollgate that patches the same `create` (the official
+// `@opentelemetry/instrumentation-openai` does, on openai 4-6) goes through
+// `InstrumentationBase._wrap`, which first unwraps whatever wrapper is there: tollgate's `create`
+// wrapper is gone, its calls are no longer marked, and without more the gate never runs. Only
+// tollgate patches the client's `request` and `prepareOptions`, so the gate is anchored there:
+// - every request issued while no tollgate `create` is on the stack (`enterCreate` / `leaveCreate`)
+//   is copied, when the instrumentation recognises it as an inference request (method + path),
+//   with a `DisplacedCall` under `kDisplacedCall`, and the SDK's APIPromise is watched through it;
+// - `prepareOptions` starts the call on the first attempt (the span, as a child of whatever span
+//   is active there: the displacing instrumentation's or the SDK's own), marks the options, and
+//   runs the same gate: block throws before sending, rewrite replaces `options.body`. Retries reuse
+//   the options object, so the gate admits once per request; the result settles the reservation
+//   with the real cost, exactly as on the `create` path.
+// The copy is per `request()` call, so an options object a caller reuses for two requests
+// (`client.request(opts)` twice) is admitted twice. The displacing instrumentation's span is
+// not double-counted: the span processor counts only the tollgate span nested in it.
+
+let createDepth = 0;
+
+/** Call when tollgate's patched `create` starts: requests issued until `leaveCreate` are its own (marked, or deliberately left alone). */
+export function enterCreate(): void {
+  createDepth++;
+}
+
+/** Pairs with {@link enterCreate} (in a `finally`). */
+export function leaveCreate(): void {
+  createDepth--;
+}
+
+/** What an instrumentation tells {@link wrapRequest} about the requests it tracks without its `create` wrapper. */
+export interface DisplacedRoutes {
+  /** Whether resolved request options are an inference request this instrumentation tracks (method and path). Called per request: O(1). */
+  matches(options: Readonly<Record<PropertyKey, unknown>>): boolean;
+  /**
+   * Starts tracking: the call (span started in `parent`) and how its result is read. May replace
+   * `options.body` with a copy (e.g. to ask for stream usage). Undefined leaves the request untracked.
+   */
+  begin(options: Record<PropertyKey, unknown>, client: unknown, parent: Context): { call: TrackedCall; handlers: ResultHandlers } | undefined;
+}
+
+/** Tag of request options that reached the client without tollgate's `create`. */
+const kDisplacedCall: unique symbol = Symbol('tollgate.displacedCall');
+
+/**
+ * A request that may become a tracked call in `prepareOptions`. Stands in for the call while its
+ * APIPromise is watched (the call only exists once the options are resolved).
+ */
+class DisplacedCall implements ObservedCall, ResultHandlers {
+  private readonly routes: DisplacedRoutes;
+  private call: TrackedCall | undefined;
+  private handlers: ResultHandlers | undefined;
+  private started = false;
+
+  constructor(routes: DisplacedRoutes) {
+    this.routes = routes;
+  }
+
+  /** Starts the call on the first attempt; later attempts find the mark left on `options`. */
+  begin(options: Record<PropertyKey, unknown>, client: unknown): TrackedCall | undefined {
+    if (this.started) return this.call;
+    this.started = true;
+    const parent = context.active();
+    if (isTracingSuppressed(parent)) return undefined;
+    try {
+      const begun = this.routes.begin(options, client, parent);
+      if (begun === undefined) return undefined;
+      this.call = begun.call;
+      this.handlers = begun.handlers;
+      options[kTrackedCall] = begun.call;
+      return begun.call;
+    } catch (error) {
+      reportFault('displaced call (start)', error);
+      return undefined;
+    }
+  }
+
+  get isEnded(): boolean {
+    return this.call === undefined || this.call.isEnded;
+  }
+
+  end(usage: Usage | undefined): void {
+    this.call?.end(usage);
+  }
+
+  fail(error: unknown): void {
+    this.call?.fail(error);
+  }
+
+  onResult(result: unknown): void {
+    this.handlers?.onResult(result);
+  }
+
+  onRawResponse(response: unknown): void {
+    this.handlers?.onRawResponse(response);
+  }
+}
+
+type RequestMethod = (this: unknown, options: unknown, ...rest: unknown[]) => unknown;
+
+/**
+ * Wraps a client's `request(options)`, through which every `post` of the SDK goes. A request issued
+ * outside tollgate's `create` that `routes` recognises gets its own copy of the options, tagged so
+ * that `prepareOptions` gates it, and its APIPromise is watched (see "Displaced create").
+ */
+export function wrapRequest(original: RequestMethod, routes: DisplacedRoutes): RequestMethod {
+  const tag = (options: unknown, displaced: DisplacedCall): unknown =>
+    isRecord(options) && !isMarked(options) && routes.matches(options) ? { ...options, [kDisplacedCall]: displaced } : options;
+  return function tollgateRequest(this: unknown, options: unknown, ...rest: unknown[]): unknown {
+    if (createDepth > 0) return original.call(this, options, ...rest);
+    let displaced: DisplacedCall;
+    let tagged: unknown;
+    try {
+      // A plain options object (a direct `client.request(...)`) is decided now, without a promise hop.
+      if (!isThenable(options) && (!isRecord(options) || isMarked(options) || !routes.matches(options))) {
+        return original.call(this, options, ...rest);
+      }
+      const d = new DisplacedCall(routes);
+      displaced = d;
+      // methodRequest passes a promise: tag once it resolves (the SDK awaits it anyway).
+      tagged = isThenable(options) ? Promise.resolve(options).then((o) => tag(o, d)) : tag(options, d);
+    } catch (error) {
+      reportFault('request (tag)', error);
+      return original.call(this, options, ...rest);
+    }
+    const result = original.call(this, tagged, ...rest);
+    try {
+      if (isApiPromise(result)) observeApiPromise(result, displaced, displaced, true);
+    } catch (error) {
+      reportFault('request (observe)', error);
+    }
+    return result;
+  };
+}
+
+function isMarked(options: object): boolean {
+  return (options as Record<PropertyKey, unknown>)[kTrackedCall] instanceof TrackedCall;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /** The parts of a Stainless `APIPromise` that tollgate relies on (stable from openai 4 / anthropic 0.x to now). */
@@ -666,15 +821,24 @@ export interface ResultHandlers {
   onRawResponse(response: unknown): void;
 }
 
+/** What {@link observeApiPromise} needs of a call ({@link TrackedCall} has it). */
+export interface ObservedCall {
+  readonly isEnded: boolean;
+  end(usage: Usage | undefined): void;
+  fail(error: unknown): void;
+}
+
 /**
  * Watches the SDK's own APIPromise without replacing it: errors (HTTP, connection, a gate block)
  * through `responsePromise`, results through the instance's `parseResponse`, which every
  * consumer path (`await`, `.parse()`, `.withResponse()`, `_thenUnwrap` helpers) goes through.
+ * @param followDerived also watch the promises derived with `_thenUnwrap` for a bare `.asResponse()`
+ *   (needed when `promise` is the client's, not the one the caller holds).
  */
-export function observeApiPromise(promise: ApiPromiseLike, call: TrackedCall, handlers: ResultHandlers): void {
-  let rawOnly = false;
+export function observeApiPromise(promise: ApiPromiseLike, call: ObservedCall, handlers: ResultHandlers, followDerived = false): void {
+  const raw: RawOnly = { only: false };
   const observe = (result: unknown): void => {
-    rawOnly = false;
+    raw.only = false;
     try {
       handlers.onResult(result);
     } catch (error) {
@@ -683,31 +847,12 @@ export function observeApiPromise(promise: ApiPromiseLike, call: TrackedCall, ha
     }
   };
   watchParse(promise, call, observe);
-  // openai >= 7.5x gives each APIPromise its own `_thenUnwrap`, which parses through a closure rather
-  // than `this.parseResponse`: observe the raw result inside the transform instead.
-  if (Object.hasOwn(promise, '_thenUnwrap') && typeof promise._thenUnwrap === 'function') {
-    const thenUnwrap = promise._thenUnwrap;
-    promise._thenUnwrap = function tollgateThenUnwrap(this: unknown, transform: (result: unknown, props: unknown) => unknown) {
-      const derived = thenUnwrap.call(this, (result: unknown, props: unknown) => {
-        observe(result);
-        return transform(result, props);
-      });
-      if (isApiPromise(derived)) watchParse(derived, call, undefined);
-      return derived;
-    };
-  }
-  const asResponse = promise.asResponse;
-  if (typeof asResponse === 'function') {
-    promise.asResponse = function tollgateAsResponse(this: ApiPromiseLike) {
-      // withResponse() starts parse() before asResponse(): only a bare asResponse() is raw-only.
-      if (this.parsedPromise === undefined) rawOnly = true;
-      return asResponse.call(this);
-    };
-  }
+  watchThenUnwrap(promise, call, observe, raw, followDerived);
+  watchAsResponse(promise, raw);
   promise.responsePromise.then(
     (props: unknown) => {
       // Runs before the caller's own continuation (attached first), so the body is still unread.
-      if (rawOnly && !call.isEnded) {
+      if (raw.only && !call.isEnded) {
         try {
           handlers.onRawResponse(isRecord(props) ? props['response'] : undefined);
         } catch (error) {
@@ -720,8 +865,53 @@ export function observeApiPromise(promise: ApiPromiseLike, call: TrackedCall, ha
   );
 }
 
+/** Set when the caller took only the raw Response (no parse). */
+interface RawOnly {
+  only: boolean;
+}
+
+/**
+ * openai >= 7.5x gives each APIPromise its own `_thenUnwrap`, which parses through a closure rather
+ * than `this.parseResponse`: observe the raw result inside the transform instead (`observe`
+ * undefined: a derived promise whose base already observes). Older SDKs' derived promises parse
+ * through the base's watched `parseResponse`; with `follow`, they are still wrapped for `asResponse`.
+ */
+function watchThenUnwrap(promise: ApiPromiseLike, call: ObservedCall, observe: ((result: unknown) => void) | undefined, raw: RawOnly, follow: boolean): void {
+  const thenUnwrap = promise._thenUnwrap;
+  if (typeof thenUnwrap !== 'function') return;
+  const own = Object.hasOwn(promise, '_thenUnwrap');
+  if (!own && !follow) return;
+  promise._thenUnwrap = function tollgateThenUnwrap(this: unknown, transform: (result: unknown, props: unknown) => unknown) {
+    const derived =
+      own && observe !== undefined
+        ? thenUnwrap.call(this, (result: unknown, props: unknown) => {
+            observe(result);
+            return transform(result, props);
+          })
+        : thenUnwrap.call(this, transform);
+    if (isApiPromise(derived)) {
+      if (own) watchParse(derived, call, undefined);
+      if (follow) {
+        watchThenUnwrap(derived, call, undefined, raw, true);
+        watchAsResponse(derived, raw);
+      }
+    }
+    return derived;
+  };
+}
+
+function watchAsResponse(promise: ApiPromiseLike, raw: RawOnly): void {
+  const asResponse = promise.asResponse;
+  if (typeof asResponse !== 'function') return;
+  promise.asResponse = function tollgateAsResponse(this: ApiPromiseLike) {
+    // withResponse() starts parse() before asResponse(): only a bare asResponse() is raw-only.
+    if (this.parsedPromise === undefined) raw.only = true;
+    return asResponse.call(this);
+  };
+}
+
 /** Wraps the instance's `parseResponse`: parse errors fail the call; results go to `observe`. */
-function watchParse(promise: ApiPromiseLike, call: TrackedCall, observe: ((result: unknown) => void) | undefined): void {
+function watchParse(promise: ApiPromiseLike, call: ObservedCall, observe: ((result: unknown) => void) | undefined): void {
   const parseResponse = promise.parseResponse;
   promise.parseResponse = async function tollgateParseResponse(this: unknown, ...args: unknown[]) {
     let result: unknown;

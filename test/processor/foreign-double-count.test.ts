@@ -170,26 +170,30 @@ void test('official enabled first, tollgate last: one tollgate span per call, co
   }
 });
 
-void test('tollgate enabled first, official last: one official span per call, priced by the processor, counted once', async () => {
+void test('tollgate enabled first, official last: the official wrapper displaces tollgate\'s create, yet the gate runs and the call is counted once', async () => {
   const both = enableBoth('tollgate-then-official');
   try {
     await both.client.chat.completions.create(BODY);
     await both.h.provider.forceFlush();
+    // tollgate's request hook still sees the call: its span nests in the official one.
     const spans = inferenceSpans(both.h);
-    assert.deepEqual(spans.map((s) => s.instrumentationScope.name), [OFFICIAL_SCOPE]);
-    const off = spans[0]!;
+    assert.deepEqual(spans.map((s) => s.instrumentationScope.name), [TOLLGATE_SCOPE, OFFICIAL_SCOPE]);
+    const [tg, off] = [spans[0]!, spans[1]!];
+    assert.equal(tg.parentSpanContext?.spanId, off.spanContext().spanId);
     const expected = computeCost({ inputTokens: 6, outputTokens: 13 }, PRICES.lookup(MODEL, 'openai').price).totalUsd;
     assert.equal(nanos(expected), CALL_NANOS);
-    assert.equal(nanos(off.attributes['tollgate.cost.usd']), CALL_NANOS);
-    assert.equal(off.attributes['tollgate.cost.source'], 'table');
-    assert.deepEqual(both.foreign.map((f) => [f.model, nanos(f.costUsd)]), [[MODEL, CALL_NANOS]], 'foreign spend reaches the ledger through onForeignSpend');
-    await assertCountedOnce(both, 1, nanos(off.attributes['tollgate.cost.usd']));
+    assert.equal(nanos(tg.attributes['tollgate.cost.usd']), CALL_NANOS);
+    assert.equal(both.gate.admitted.length, 1, 'the budget gate ran although tollgate\'s create wrapper was displaced');
+    assert.deepEqual(both.gate.completed.map(nanos), [CALL_NANOS]);
+    assert.deepEqual(both.foreign, [], 'the call is tollgate\'s: settled by the gate, not reported as foreign spend');
+    await assertCountedOnce(both, 1, CALL_NANOS);
 
     const stream = await both.client.chat.completions.create({ ...BODY, stream: true, stream_options: { include_usage: true } });
     for await (const chunk of stream) void chunk;
     await both.h.provider.forceFlush();
-    assert.deepEqual(inferenceSpans(both.h).map((s) => s.instrumentationScope.name), [OFFICIAL_SCOPE, OFFICIAL_SCOPE]);
-    assert.equal(both.foreign.length, 2);
+    assert.equal(inferenceSpans(both.h).filter((s) => s.instrumentationScope.name === TOLLGATE_SCOPE).length, 2);
+    assert.equal(both.gate.admitted.length, 2);
+    assert.deepEqual(both.foreign, []);
     await assertCountedOnce(both, 2, 2 * CALL_NANOS);
   } finally {
     both.restore();

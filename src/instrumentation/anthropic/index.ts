@@ -18,6 +18,12 @@
  * - `BaseAnthropic.prototype.prepareOptions`: awaited by the SDK before each
  *   request is built (and each retry); the budget gate runs there, so a
  *   blocked call sends nothing and a rewrite changes the body that is sent.
+ * - `BaseAnthropic.prototype.request`: a POST `/v1/messages` (plain or beta,
+ *   not `count_tokens`) that reaches the client without tollgate's `create`
+ *   (another instrumentation enabled later replaced the wrapper) is tracked
+ *   from there and `prepareOptions` instead, so the gate still holds
+ *   (common.ts, "Displaced create"). Its span is a child of the SDK's own
+ *   call span, which the span processor then does not count again.
  *
  * The SDK's own spans (FIELD-NOTES "traps"): from 0.134 the SDK starts its own
  * `anthropic.messages.create` CLIENT span, with `gen_ai.operation.name=chat`
@@ -36,8 +42,22 @@ import { context, diag, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { CallTracker, count, isApiPromise, isRecord, markOptions, observeApiPromise, reportFault, serverOf, wrapPrepareOptions, wrapStreamIterator } from '../common.ts';
-import type { CallSpec, ResultHandlers, StreamObserver, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+import {
+  CallTracker,
+  count,
+  enterCreate,
+  isApiPromise,
+  isRecord,
+  leaveCreate,
+  markOptions,
+  observeApiPromise,
+  reportFault,
+  serverOf,
+  wrapPrepareOptions,
+  wrapRequest,
+  wrapStreamIterator,
+} from '../common.ts';
+import type { CallSpec, DisplacedRoutes, ResultHandlers, StreamObserver, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
 import { MessageStreamObserver, messageOutputText, requestInputText, summarizeMessage } from './events.ts';
 import type { MessageSummary } from './events.ts';
 
@@ -98,6 +118,9 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
     }
     try {
       this._wrap(targets.client, 'prepareOptions', (original: unknown) => wrapPrepareOptions(original as never));
+      if (typeof targets.client['request'] === 'function') {
+        this._wrap(targets.client, 'request', (original: unknown) => wrapRequest(original as AnyFunction, this.displacedRoutes()));
+      }
       for (const messages of targets.messages) {
         this._wrap(messages, 'create', (original: unknown) => this.wrapCreate(original as AnyFunction));
         if (typeof messages['stream'] === 'function') this._wrap(messages, 'stream', (original: unknown) => this.wrapStream(original as AnyFunction));
@@ -112,6 +135,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
     const targets = targetsOf(exports);
     if (targets === undefined) return;
     this._unwrap(targets.client, 'prepareOptions');
+    if (typeof targets.client['request'] === 'function') this._unwrap(targets.client, 'request');
     for (const messages of targets.messages) {
       this._unwrap(messages, 'create');
       if (typeof messages['stream'] === 'function') this._unwrap(messages, 'stream');
@@ -131,10 +155,42 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
     };
   }
 
+  /**
+   * Requests that reach the client without the `create` wrapper (displaced by another
+   * instrumentation). The SDK's own call span is left alone here: it already started (in
+   * `create`), and the tollgate span starts inside it, so the processor counts the call once.
+   */
+  private displacedRoutes(): DisplacedRoutes {
+    const tracker = (): CallTracker => this.tracker;
+    return {
+      matches: (options) => options['method'] === 'post' && isMessagesPath(options['path']),
+      begin(options, client, parent) {
+        const body = options['body'];
+        if (!isRecord(body)) return undefined;
+        const call = tracker().start(specOf(body, client), parent);
+        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(body));
+        return { call, handlers: handlersFor(call, body) };
+      },
+    };
+  }
+
   private wrapCreate(original: AnyFunction): AnyFunction {
+    const tracked = this.trackedCreate(original);
+    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+      // Requests issued from here are this wrapper's (marked, or deliberately left alone): see wrapRequest.
+      enterCreate();
+      try {
+        return tracked.apply(this, args);
+      } finally {
+        leaveCreate();
+      }
+    };
+  }
+
+  private trackedCreate(original: AnyFunction): AnyFunction {
     const tracker = (): CallTracker => this.tracker;
     const enabled = (): boolean => this.isEnabled();
-    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+    return function tollgateTrackedCreate(this: unknown, ...args: unknown[]): unknown {
       const body = args[0];
       if (!isRecord(body) || isTracingSuppressed(context.active())) return original.apply(this, args);
       let call: TrackedCall;
@@ -272,6 +328,11 @@ function clientInfo(client: unknown): ClientInfo {
     clientInfos.set(client, info);
   }
   return info;
+}
+
+/** POST paths of message creation: `/v1/messages`, and `/v1/messages?beta=true` (0.x beta); not `count_tokens`. */
+function isMessagesPath(path: unknown): boolean {
+  return path === '/v1/messages' || path === '/v1/messages?beta=true';
 }
 
 function specOf(body: Body, client: unknown): CallSpec {

@@ -7,6 +7,12 @@
  * `Responses.prototype.create`, `Embeddings.prototype.create` (start the span, return the SDK's
  * own APIPromise with its result watched) and `OpenAI.prototype.prepareOptions` (the SDK awaits
  * it before building each request and on each retry: the budget gate runs there).
+ *
+ * `OpenAI.prototype.request` is patched too, so the gate holds when another instrumentation
+ * enabled later displaced the `create` wrappers (the official `@opentelemetry/instrumentation-openai`
+ * unwraps them): such requests (POST `/chat/completions`, `/responses`, `/embeddings`, and the
+ * legacy `/completions`, which has no `create` wrapper) are tracked from `request` and
+ * `prepareOptions` instead (common.ts, "Displaced create").
  */
 import { diag } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
@@ -17,16 +23,19 @@ import {
   CallTracker,
   collectText,
   count,
+  enterCreate,
   isApiPromise,
   isRecord,
+  leaveCreate,
   markOptions,
   observeApiPromise,
   reportFault,
   serverOf,
   wrapPrepareOptions,
+  wrapRequest,
   wrapStreamIterator,
 } from '../common.ts';
-import type { CallSpec, ResultHandlers, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+import type { CallSpec, DisplacedRoutes, ResultHandlers, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
 
 /** The `openai` majors tollgate patches. */
 export const SUPPORTED_OPENAI_VERSIONS = '>=4 <8';
@@ -44,7 +53,8 @@ export interface OpenAIInstrumentationConfig extends TollgateInstrumentationConf
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Body = Record<string, unknown>;
-type Operation = 'chat' | 'responses' | 'embeddings';
+/** `completions` (the legacy API) is only tracked on the displaced path: it has no `create` wrapper. */
+type Operation = 'chat' | 'responses' | 'embeddings' | 'completions';
 
 /** Makes every call of the `openai` SDK a priced GenAI span, with the budget gate before sending. */
 export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumentationConfig> {
@@ -85,6 +95,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     }
     try {
       this.wrapMethod(targets.client, 'prepareOptions', (original) => wrapPrepareOptions(original as never) as AnyFunction);
+      if (typeof targets.client['request'] === 'function') this.wrapMethod(targets.client, 'request', (original) => wrapRequest(original, this.displacedRoutes()));
       this.wrapMethod(targets.chat, 'create', (original) => this.wrapCreate(original, 'chat'));
       if (targets.responses !== undefined) this.wrapMethod(targets.responses, 'create', (original) => this.wrapCreate(original, 'responses'));
       if (targets.embeddings !== undefined) this.wrapMethod(targets.embeddings, 'create', (original) => this.wrapCreate(original, 'embeddings'));
@@ -102,14 +113,50 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     const targets = targetsOf(exports);
     if (targets === undefined) return;
     this._unwrap(targets.client, 'prepareOptions');
+    if (typeof targets.client['request'] === 'function') this._unwrap(targets.client, 'request');
     this._unwrap(targets.chat, 'create');
     if (targets.responses !== undefined) this._unwrap(targets.responses, 'create');
     if (targets.embeddings !== undefined) this._unwrap(targets.embeddings, 'create');
   }
 
-  private wrapCreate(original: AnyFunction, op: Operation): AnyFunction {
+  /** Requests that reach the client without the `create` wrapper (displaced by another instrumentation). */
+  private displacedRoutes(): DisplacedRoutes {
     const tracker = (): CallTracker => this.tracker;
+    return {
+      matches: (options) => options['method'] === 'post' && operationOfPath(options['path']) !== undefined,
+      begin(options, client, parent) {
+        const op = operationOfPath(options['path']);
+        const body = options['body'];
+        if (op === undefined || !isRecord(body)) return undefined;
+        let hideUsageChunk = false;
+        if ((op === 'chat' || op === 'completions') && body['stream'] === true && body['stream_options'] === undefined) {
+          // As in `create`: ask for usage, hide the usage-only chunk.
+          options['body'] = { ...body, stream_options: { include_usage: true } };
+          hideUsageChunk = true;
+        }
+        const call = tracker().start(specOf(op, body, client), parent);
+        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
+        return { call, handlers: handlersFor(op, call, body, hideUsageChunk) };
+      },
+    };
+  }
+
+  private wrapCreate(original: AnyFunction, op: Operation): AnyFunction {
+    const tracked = this.trackedCreate(original, op);
     return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+      // Requests issued from here are this wrapper's (marked, or deliberately left alone): see wrapRequest.
+      enterCreate();
+      try {
+        return tracked.apply(this, args);
+      } finally {
+        leaveCreate();
+      }
+    };
+  }
+
+  private trackedCreate(original: AnyFunction, op: Operation): AnyFunction {
+    const tracker = (): CallTracker => this.tracker;
+    return function tollgateTrackedCreate(this: unknown, ...args: unknown[]): unknown {
       const body = args[0];
       const active = context.active();
       if (!isRecord(body) || isTracingSuppressed(active)) return original.apply(this, args);
@@ -228,6 +275,24 @@ function clientInfo(client: unknown): ClientInfo {
   return info;
 }
 
+/** The operation of an inference request path (as the SDK passes it to `request`), else undefined. */
+function operationOfPath(path: unknown): Operation | undefined {
+  switch (path) {
+    case '/chat/completions':
+      return 'chat';
+    case '/responses':
+      return 'responses';
+    case '/embeddings':
+      return 'embeddings';
+    case '/completions':
+      return 'completions';
+    default:
+      return undefined;
+  }
+}
+
+const OPERATION_NAMES: Readonly<Record<Operation, string>> = { chat: 'chat', responses: 'chat', embeddings: 'embeddings', completions: 'text_completion' };
+
 function specOf(op: Operation, body: Body, client: unknown): CallSpec {
   const info = clientInfo(client);
   const model = typeof body['model'] === 'string' ? body['model'] : '';
@@ -239,11 +304,14 @@ function specOf(op: Operation, body: Body, client: unknown): CallSpec {
   } else if (op === 'responses') {
     maxTokensField = 'max_output_tokens';
     maxTokens = count(body['max_output_tokens']);
+  } else if (op === 'completions') {
+    maxTokensField = 'max_tokens';
+    maxTokens = count(body['max_tokens']);
   }
   return {
     provider: info.provider,
     pricingProvider: 'openai',
-    operation: op === 'embeddings' ? 'embeddings' : 'chat',
+    operation: OPERATION_NAMES[op],
     model,
     maxTokens,
     maxTokensField,
@@ -255,7 +323,14 @@ function specOf(op: Operation, body: Body, client: unknown): CallSpec {
 }
 
 function requestText(op: Operation, body: Body): string {
-  const parts = op === 'chat' ? collectText(body['messages']) : op === 'responses' ? collectText({ instructions: body['instructions'], input: body['input'] }) : collectText({ input: body['input'] });
+  const parts =
+    op === 'chat'
+      ? collectText(body['messages'])
+      : op === 'responses'
+        ? collectText({ instructions: body['instructions'], input: body['input'] })
+        : op === 'completions'
+          ? collectText({ prompt: body['prompt'] })
+          : collectText({ input: body['input'] });
   return parts.join('\n');
 }
 
@@ -278,6 +353,7 @@ function inputMessages(op: Operation, body: Body): unknown {
     if (typeof input === 'string') return [{ role: 'user', parts: textPart(input) }];
     if (Array.isArray(input)) return input.map((m: unknown) => (isRecord(m) ? { role: m['role'] ?? 'user', parts: textPart(m['content']) } : m));
   }
+  if (op === 'completions' && typeof body['prompt'] === 'string') return [{ role: 'user', parts: textPart(body['prompt']) }];
   return [];
 }
 
@@ -340,7 +416,7 @@ function handlersFor(op: Operation, call: TrackedCall, body: Body, hideUsageChun
   return {
     onResult(result: unknown): void {
       if (isSdkStream(result)) {
-        if (op === 'chat') wrapStreamIterator(result as object, chatStreamObserver(call, body, hideUsageChunk));
+        if (op === 'chat' || op === 'completions') wrapStreamIterator(result as object, chatStreamObserver(op, call, body, hideUsageChunk));
         else if (op === 'responses') wrapStreamIterator(result as object, responsesStreamObserver(call, body));
         else call.end(undefined);
         return;
@@ -386,6 +462,22 @@ function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: un
     else void call.endEstimated({ inputText: requestText(op, body), outputText: collectText(choices.map((c) => (isRecord(c) ? c['message'] : undefined))).join('') });
     return;
   }
+  if (op === 'completions') {
+    const choices = Array.isArray(result['choices']) ? (result['choices'] as unknown[]) : [];
+    const finish: string[] = [];
+    const text: string[] = [];
+    for (const c of choices) {
+      if (!isRecord(c)) continue;
+      if (typeof c['finish_reason'] === 'string') finish.push(c['finish_reason']);
+      if (typeof c['text'] === 'string') text.push(c['text']);
+    }
+    call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finish });
+    if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(text.join('')), finish_reason: finish[0] }]);
+    const u = chatUsage(result['usage']);
+    if (u !== undefined) call.end(u);
+    else void call.endEstimated({ inputText: requestText(op, body), outputText: text.join('') });
+    return;
+  }
   if (op === 'responses') {
     call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finishOfResponse(result) });
     const outputText = collectText(result['output']).join('');
@@ -405,7 +497,8 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
-function chatStreamObserver(call: TrackedCall, body: Body, hideUsageChunk: boolean) {
+/** Chat Completions chunks (`choices[].delta`), and legacy Completions chunks (`choices[].text`). */
+function chatStreamObserver(op: 'chat' | 'completions', call: TrackedCall, body: Body, hideUsageChunk: boolean) {
   let id: string | undefined;
   let model: string | undefined;
   const finish: string[] = [];
@@ -415,7 +508,7 @@ function chatStreamObserver(call: TrackedCall, body: Body, hideUsageChunk: boole
   const settleResponse = (): void => call.setResponse({ id, model, finishReasons: finish.filter((f) => f !== undefined) });
   const estimate = (error?: unknown): void => {
     settleResponse();
-    void call.endEstimated({ inputText: requestText('chat', body), outputText: text.join('') }, error);
+    void call.endEstimated({ inputText: requestText(op, body), outputText: text.join('') }, error);
   };
   return {
     onChunk(chunk: unknown): boolean {
@@ -432,7 +525,7 @@ function chatStreamObserver(call: TrackedCall, body: Body, hideUsageChunk: boole
           if (isRecord(delta)) {
             if (typeof delta['content'] === 'string') text.push(delta['content']);
             if (Array.isArray(delta['tool_calls'])) text.push(...collectText(delta['tool_calls']));
-          }
+          } else if (typeof c['text'] === 'string') text.push(c['text']);
           if (typeof c['finish_reason'] === 'string') finish[typeof c['index'] === 'number' ? c['index'] : 0] = c['finish_reason'];
         }
       }
