@@ -4,13 +4,19 @@
  *    CostSpanProcessor in front, ~15 attributes a span, traces of 10 spans (a root,
  *    8 plain spans, 1 chat span with usage). Rounds alternate A/B; an A/A pair gives
  *    the noise floor. Target: B/A >= 0.80.
- * 2. Heap growth over 1M completed tasks (a root + one priced call each). Target < 30 MB.
+ * 2. Added cost per standalone LLM call span (each call its own trace, so its own task, as in
+ *    instrumentation.bench.ts), with a MeterProvider that has a reader (so the cost counter and
+ *    GenAI histograms really aggregate, as under NodeSDK): (a) a span from tollgate's
+ *    instrumentation (already priced), (b) a foreign GenAI span the processor prices. Rounds
+ *    alternate A (Batch only) / B (Cost + Batch) / A' (Batch only, noise floor). Reports µs and
+ *    CPU µs added per call.
+ * 3. Heap growth over 1M completed tasks (a root + one priced call each). Target < 30 MB.
  * Run: npm run bench -- processor   (node --expose-gc)
  */
-import { context, trace, type Attributes, type Tracer } from '@opentelemetry/api';
+import { context, SpanKind, trace, type Attributes, type Tracer } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { createPriceTable } from '../src/pricing/index.ts';
 import { CostSpanProcessor } from '../src/processor/index.ts';
 
@@ -115,5 +121,95 @@ async function heap(): Promise<void> {
   await p.shutdown();
 }
 
+/** One call as tollgate's OpenAI instrumentation makes it: request attributes at start, response, usage and cost at the end. */
+function tollgateCall(tracer: Tracer): void {
+  const span = tracer.startSpan('chat gpt-4o-mini', {
+    kind: SpanKind.CLIENT,
+    attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'gpt-4o-mini', 'gen_ai.request.stream': false, 'server.address': 'api.openai.com', 'server.port': 443 },
+  });
+  span.setAttribute('gen_ai.response.id', 'chatcmpl-bench');
+  span.setAttribute('gen_ai.response.model', 'gpt-4o-mini-2024-07-18');
+  span.setAttribute('gen_ai.response.finish_reasons', ['stop']);
+  span.setAttribute('gen_ai.usage.input_tokens', 22);
+  span.setAttribute('gen_ai.usage.output_tokens', 3);
+  span.setAttribute('tollgate.usage.estimated', false);
+  span.setAttribute('tollgate.cost.usd', 0.0000051);
+  span.setAttribute('gen_ai.usage.cost', 0.0000051);
+  span.setAttribute('tollgate.cost.input_usd', 0.0000033);
+  span.setAttribute('tollgate.cost.output_usd', 0.0000018);
+  span.setAttribute('tollgate.cost.cache_read_usd', 0);
+  span.setAttribute('tollgate.cost.cache_write_usd', 0);
+  span.setAttribute('tollgate.cost.source', 'table');
+  span.end();
+}
+
+/** One call as a GenAI-convention instrumentation makes it, with usage and no cost: the processor prices it. */
+function foreignCall(tracer: Tracer): void {
+  const span = tracer.startSpan('chat acme-large', {
+    kind: SpanKind.CLIENT,
+    attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'gen_ai.request.model': 'acme-large', 'server.address': 'api.openai.com', 'server.port': 443 },
+  });
+  span.setAttribute('gen_ai.response.id', 'chatcmpl-bench');
+  span.setAttribute('gen_ai.response.model', 'acme-large');
+  span.setAttribute('gen_ai.response.finish_reasons', ['stop']);
+  span.setAttribute('gen_ai.usage.input_tokens', 22);
+  span.setAttribute('gen_ai.usage.output_tokens', 3);
+  span.end();
+}
+
+async function perCall(): Promise<void> {
+  const noopMetrics: PushMetricExporter = { export: (_m, done) => done({ code: 0 }), forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
+  const metered = new MeterProvider({ readers: [new PeriodicExportingMetricReader({ exporter: noopMetrics, exportIntervalMillis: 60_000 })] });
+  const make = (withCost: boolean): TracerProvider => {
+    const processors: SpanProcessor[] = [];
+    if (withCost) processors.push(new CostSpanProcessor({ prices, meterProvider: metered }));
+    processors.push(new BatchSpanProcessor({ exporter: noopExporter, maxQueueSize: 65536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 }));
+    return new TracerProvider({ resource: resourceFromAttributes({ 'service.name': 'bench' }), spanProcessors: processors });
+  };
+  const CALLS = 20_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const one = async (p: TracerProvider, scope: string, call: (t: Tracer) => void): Promise<{ micros: number; cpu: number }> => {
+    const tracer = p.getTracer(scope);
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) {
+      call(tracer);
+      if (i % 500 === 499) await new Promise<void>((r) => setImmediate(r));
+    }
+    const micros = Number(process.hrtime.bigint() - t0) / 1000 / CALLS;
+    const c = process.cpuUsage(c0);
+    await p.forceFlush(); // export outside the measured window, as the instrumentation bench does
+    gc?.();
+    return { micros, cpu: (c.user + c.system) / CALLS };
+  };
+  for (const [label, scope, call] of [
+    ['tollgate span (priced by the instrumentation)', 'tollgate-instrumentation-openai', tollgateCall],
+    ['foreign GenAI span (priced by the processor)', 'some-genai-instrumentation', foreignCall],
+  ] as const) {
+    const A = make(false);
+    const A2 = make(false);
+    const B = make(true);
+    for (const p of [A, A2, B]) await one(p, scope, call); // warm-up
+    const a: number[] = [], a2: number[] = [], b: number[] = [], ca: number[] = [], cb: number[] = [];
+    for (let r = 0; r < 9; r++) {
+      // Rotate the order so no mode always follows the same neighbour.
+      const order = [[A, a, ca], [B, b, cb], [A2, a2, undefined]] as const;
+      for (let k = 0; k < 3; k++) {
+        const [p, xs, cs] = order[(k + r) % 3]!;
+        const m = await one(p, scope, call);
+        xs.push(m.micros);
+        cs?.push(m.cpu);
+      }
+    }
+    console.log(`\nstandalone calls, ${label}: ${CALLS} calls x 9 rounds per mode, medians`);
+    console.log(`A  (Batch only)   ${median(a).toFixed(2)} µs/call, CPU ${median(ca).toFixed(2)} µs/call`);
+    console.log(`B  (Cost + Batch) ${median(b).toFixed(2)} µs/call, CPU ${median(cb).toFixed(2)} µs/call`);
+    console.log(`processor adds    ${(median(b) - median(a)).toFixed(2)} µs/call, CPU ${(median(cb) - median(ca)).toFixed(2)} µs/call (A/A noise ${Math.abs(median(a2) - median(a)).toFixed(2)} µs)`);
+    for (const p of [A, A2, B]) await p.shutdown();
+  }
+  await metered.shutdown();
+}
+
 await throughput();
+await perCall();
 await heap();

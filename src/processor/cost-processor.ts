@@ -5,6 +5,17 @@
  * Spend totals never depend on span export (BatchSpanProcessor drops spans under
  * load): everything is read and written in `onStart` / `onEnding`, synchronously.
  *
+ * ## Per-span cost
+ * The hooks run for every span, so they do no more than they must: a span's
+ * bookkeeping lives on the span (no table of open spans), each attribute is read
+ * once, a task is one entry of one Map from start to eviction, rollups are integer
+ * adds into accumulators found once per (agent, model, task type), and metric
+ * attribute sets are built once per series and reused. What remains per priced
+ * call is mostly the OTel SDK's own work for the outputs SPEC.md asks for: the
+ * span attributes set here (each `setAttribute` is a validated keyed store) and
+ * four metric records (the metrics SDK hashes the attribute set on every record).
+ * `npm run bench -- processor` measures it.
+ *
  * ## One call, two instrumentations (no double counting)
  * When two instrumentations trace the same call (tollgate's and e.g.
  * `@opentelemetry/instrumentation-openai`), their spans nest: whichever patched
@@ -30,7 +41,7 @@
  * Metrics follow the counted span only; the GenAI client histograms are skipped
  * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
-import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider, type Span as ApiSpan } from '@opentelemetry/api';
+import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
@@ -47,13 +58,10 @@ import {
   ATTR_COST_USD,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
-  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_TOKEN_TYPE,
   ATTR_GEN_AI_USAGE_COST,
-  ATTR_SAVING_KIND,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
@@ -71,9 +79,11 @@ import {
   Acc,
   AccMap,
   AgentRollup,
-  NO_TYPE_KEY,
+  type Combo,
+  ConvSeries,
   OTHER_KEY,
   TaskTable,
+  type ComboBudget,
   utcDayEnd,
   utcDayStart,
   utcMonthEnd,
@@ -132,7 +142,10 @@ export interface CostSpanProcessorOptions {
    */
   readonly maxTasks?: number;
   /**
-   * Cap on open spans kept between onStart and onEnding (task roots, inference spans).
+   * Formerly a cap on a table of open spans. The processor keeps no such table any
+   * more (a span's bookkeeping lives on the span and goes with it), so this only
+   * has to be a positive number.
+   * @deprecated No effect.
    * @default 100_000
    */
   readonly maxOpenSpans?: number;
@@ -170,12 +183,17 @@ interface SpanState {
   readonly inference: boolean;
   readonly tollgate: boolean;
   /** The outermost inference span state of the call group this span is in, if any. */
-  readonly call: SpanState | undefined;
+  call: SpanState | undefined;
   /** On a group's outermost state: a tollgate span is in the group. */
   hasTollgate: boolean;
+  /** On a group's outermost state: a span of a SELF_METERED_SCOPES instrumentation is in the group. */
+  hasSelfMetered: boolean;
   /** On a group's outermost state: attributes of a nested span that had usage. */
   stash: Attributes | undefined;
 }
+
+/** A span as the processor stores its bookkeeping on it, under the processor's own symbol. */
+type Carrier = Record<symbol, SpanState | undefined>;
 
 /**
  * Instrumentation scopes that record `gen_ai.client.token.usage` and
@@ -188,6 +206,9 @@ const DEFAULT_TTL_MILLIS = 3_600_000;
 const DEFAULT_MAX_TASKS = 10_000;
 const DEFAULT_MAX_KEYS = 1_000;
 const DEFAULT_MAX_OPEN_SPANS = 100_000;
+/** Cached metric attribute sets: (agent, model, task type) combinations, and GenAI histogram series. */
+const MAX_CACHED_COMBOS = 10_000;
+const MAX_CACHED_SERIES = 4_096;
 
 /**
  * Prices and attributes LLM call spans from any instrumentation, rolls spend up per
@@ -204,15 +225,23 @@ export class CostSpanProcessor implements SpanProcessor {
   private readonly maxKeys: number;
 
   /**
-   * Open spans that need bookkeeping (task roots, inference spans, spans inside an
-   * inference call), removed in onEnding. A Map, not a WeakMap: ephemeron tables cost
-   * the GC far more per span. Capped: spans that never end cannot grow it unbounded.
+   * Where a span's bookkeeping lives between onStart and onEnding: a property of the
+   * span itself, under a symbol of this processor (so two processors never share
+   * it). No table of open spans: nothing to look up, nothing to cap, and a span
+   * that never ends takes its bookkeeping with it when it is collected. (A WeakMap
+   * would do the same, but ephemeron tables cost the GC far more per span.)
    */
-  private readonly states = new Map<ApiSpan, SpanState>();
-  private readonly maxOpenSpans: number;
+  private readonly stateKey = Symbol('tollgate.cost-processor.state');
   private readonly tasks: TaskTable;
   private readonly seenScopes = new WeakSet<TaskScope>();
   private readonly agents = new Map<string, AgentRollup>();
+  private lastAgent: string | undefined = undefined;
+  private lastAgentRollup: AgentRollup | undefined = undefined;
+  private readonly comboBudget: ComboBudget = { left: MAX_CACHED_COMBOS };
+  private readonly series = new Map<string, ConvSeries>();
+  private lastScope: unknown = undefined;
+  private lastScopeTollgate = false;
+  private lastScopeSelfMetered = false;
 
   private dayStart = -1;
   private dayEnd = -1;
@@ -235,7 +264,7 @@ export class CostSpanProcessor implements SpanProcessor {
     this.onTaskEnd = options.onTaskEnd;
     this.trustBaggageAgent = options.trustBaggageAgent === true;
     this.maxKeys = positive(options.maxKeys, DEFAULT_MAX_KEYS, 'maxKeys');
-    this.maxOpenSpans = positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
+    positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
     this.tasks = new TaskTable(positive(options.maxTasks, DEFAULT_MAX_TASKS, 'maxTasks'), positive(options.taskTtlMillis, DEFAULT_TTL_MILLIS, 'taskTtlMillis'));
   }
 
@@ -298,7 +327,7 @@ export class CostSpanProcessor implements SpanProcessor {
       }
       report = { total: total.snapshot(), byModel: byModel.snapshot(), byTaskType: byTaskType.snapshot() };
     }
-    const task = query.taskId !== undefined ? this.tasks.get(query.taskId)?.snapshot() : undefined;
+    const task = query.taskId !== undefined ? this.tasks.get(query.taskId)?.task() : undefined;
     return { at: new Date(now).toISOString(), ...report, agents, task };
   }
 
@@ -311,26 +340,24 @@ export class CostSpanProcessor implements SpanProcessor {
   // ---- hooks -------------------------------------------------------------------------
 
   private start(span: Span, parentContext: Context): void {
+    const key = this.stateKey;
     const parentSpan = trace.getSpan(parentContext);
-    const parentState = parentSpan !== undefined ? this.states.get(parentSpan) : undefined;
+    const parentState = parentSpan !== undefined ? (parentSpan as unknown as Carrier)[key] : undefined;
     const remoteParent = parentSpan !== undefined && parentSpan.spanContext().isRemote === true;
     const attrs = span.attributes;
-    const tollgate = span.instrumentationScope.name.startsWith(TOLLGATE_SCOPE_PREFIX);
-    const inference = tollgate ? isInferenceSpan(span.name, attrs) || attrs[ATTR_COST_USD] !== undefined : isInferenceSpan(span.name, attrs);
+    const tollgate = this.isTollgateScope(span.instrumentationScope);
+    const inference = isInferenceSpan(span.name, attrs) || (tollgate && attrs[ATTR_COST_USD] !== undefined);
     const scope = taskScopeFromContext(parentContext);
-
-    let isRoot: boolean;
-    let explicitTask: TaskInfo | undefined;
-    if (scope !== undefined) {
-      explicitTask = scope.info;
-      isRoot = parentSpan === undefined || remoteParent || parentSpan === scope.outerSpan;
-    } else {
-      explicitTask = taskFromBaggage(parentContext);
-      isRoot = parentSpan === undefined || remoteParent;
-    }
+    const isTaskRoot = parentSpan === undefined || remoteParent || (scope !== undefined && parentSpan === scope.outerSpan);
 
     const enclosingCall = parentState?.call;
-    if (!isRoot && !inference && enclosingCall === undefined) return; // the common span: nothing to keep
+    if (!isTaskRoot && !inference && enclosingCall === undefined) {
+      // The common span: nothing to keep. Written anyway so every span has the same shape.
+      (span as unknown as Carrier)[key] = undefined;
+      return;
+    }
+    let isRoot = isTaskRoot;
+    const explicitTask = scope !== undefined ? scope.info : taskFromBaggage(parentContext);
 
     let agent = agentFromContext(parentContext);
     if (agent === undefined && this.trustBaggageAgent) agent = agentFromBaggage(parentContext);
@@ -366,31 +393,31 @@ export class CostSpanProcessor implements SpanProcessor {
       isRoot,
       inference,
       tollgate,
-      call: undefined,
+      call: enclosingCall,
       hasTollgate: false,
+      hasSelfMetered: false,
       stash: undefined,
     };
     // Join the enclosing call group, or start one.
-    (state as { call: SpanState | undefined }).call = enclosingCall ?? (inference ? state : undefined);
-    if (inference && tollgate && enclosingCall !== undefined) enclosingCall.hasTollgate = true;
-    if (this.states.size >= this.maxOpenSpans) {
-      // Only reachable when spans are leaked (never ended): forget them all rather than grow.
-      this.states.clear();
-      diag.warn(`tollgate: more than ${this.maxOpenSpans} open spans tracked; spans are probably never ended. Forgetting them.`);
+    if (enclosingCall === undefined && inference) state.call = state;
+    if (inference) {
+      const group = enclosingCall ?? state;
+      if (tollgate && enclosingCall !== undefined) group.hasTollgate = true;
+      if (this.isSelfMeteredScope(span.instrumentationScope)) group.hasSelfMetered = true;
     }
-    this.states.set(span, state);
+    (span as unknown as Carrier)[key] = state;
   }
 
   private ending(span: Span): void {
-    let state = this.states.get(span);
-    if (state !== undefined) this.states.delete(span);
-    const attrs = span.attributes;
-    if (state === undefined) {
+    const carrier = span as unknown as Carrier;
+    let state = carrier[this.stateKey];
+    if (state !== undefined) carrier[this.stateKey] = undefined;
+    else {
       // Attributes set after start can make a span an inference span only now.
-      if (!isInferenceSpan(span.name, attrs)) return;
+      if (!isInferenceSpan(span.name, span.attributes)) return;
       state = this.lateState(span);
     }
-    if (state.inference) this.endInference(span, attrs, state);
+    if (state.inference) this.endInference(span, state);
     if (state.isRoot && state.task !== undefined) this.endRoot(span, state.task);
   }
 
@@ -404,18 +431,35 @@ export class CostSpanProcessor implements SpanProcessor {
       task.openRoots++;
       isRoot = true;
     }
-    const tollgate = span.instrumentationScope.name.startsWith(TOLLGATE_SCOPE_PREFIX);
-    const s: SpanState = { agent: undefined, task, explicitTask: undefined, isRoot, inference: true, tollgate, call: undefined, hasTollgate: false, stash: undefined };
-    (s as { call: SpanState | undefined }).call = s;
+    const tollgate = this.isTollgateScope(span.instrumentationScope);
+    const s: SpanState = { agent: undefined, task, explicitTask: undefined, isRoot, inference: true, tollgate, call: undefined, hasTollgate: false, hasSelfMetered: false, stash: undefined };
+    s.call = s;
     return s;
   }
 
-  private endInference(span: Span, attrs: Attributes, state: SpanState): void {
+  /** Whether an instrumentation scope is tollgate's own; memoised on the scope object (one per tracer). */
+  private isTollgateScope(scope: { readonly name: string }): boolean {
+    if (scope !== this.lastScope) this.rememberScope(scope);
+    return this.lastScopeTollgate;
+  }
+
+  /** Whether an instrumentation scope records the GenAI client histograms itself (same memo). */
+  private isSelfMeteredScope(scope: { readonly name: string }): boolean {
+    if (scope !== this.lastScope) this.rememberScope(scope);
+    return this.lastScopeSelfMetered;
+  }
+
+  private rememberScope(scope: { readonly name: string }): void {
+    this.lastScope = scope;
+    this.lastScopeTollgate = scope.name.startsWith(TOLLGATE_SCOPE_PREFIX);
+    this.lastScopeSelfMetered = SELF_METERED_SCOPES.has(scope.name);
+  }
+
+  private endInference(span: Span, state: SpanState): void {
+    const attrs = span.attributes;
     const group = state.call ?? state;
-    const outermost = group === state;
-    let source = attrs;
     if (!state.tollgate) {
-      if (!outermost) {
+      if (group !== state) {
         // Same call as an enclosing span: never counted here; keep its usage in case
         // the outermost span has none.
         if (group.stash === undefined && readUsage(attrs) !== undefined) group.stash = attrs;
@@ -423,25 +467,32 @@ export class CostSpanProcessor implements SpanProcessor {
       }
       if (state.hasTollgate) return; // a nested tollgate span counted this call
     }
-    if (attrs[ATTR_ERROR_TYPE] === ERROR_TYPE_BUDGET_EXCEEDED) return; // blocked: nothing was sent
+    const errorAttr = attrs[ATTR_ERROR_TYPE];
+    if (errorAttr === ERROR_TYPE_BUDGET_EXCEEDED) return; // blocked: nothing was sent
 
     const failed = span.status.code === SpanStatusCode.ERROR;
     const preCost = attrs[ATTR_COST_USD];
     let usage = readUsage(attrs);
+    let source = attrs;
     if (usage === undefined && typeof preCost !== 'number' && state.stash !== undefined) {
       source = state.stash;
       usage = readUsage(source);
     }
-    const model = modelOf(attrs) ?? modelOf(source) ?? 'unknown';
-    const provider = providerOf(attrs) ?? providerOf(source);
+    // Each attribute read once; the model / provider fall back to the stashed span's.
+    const responseModel = str(attrs[ATTR_GEN_AI_RESPONSE_MODEL]);
+    const requestModel = str(attrs[ATTR_GEN_AI_REQUEST_MODEL]);
+    const model = responseModel ?? requestModel ?? modelOf(attrs) ?? (source !== attrs ? modelOf(source) : undefined) ?? 'unknown';
+    const provider = providerOf(attrs) ?? (source !== attrs ? providerOf(source) : undefined);
     const operation = operationOf(attrs);
-    const agent = this.agentOf(span, attrs, state);
+    const agentAttr = attrs[ATTR_GEN_AI_AGENT_NAME];
+    const agent = str(agentAttr) ?? state.agent ?? this.resourceAgent(span);
     const task = state.task;
     const taskType = task?.type;
 
     let costUsd = 0;
     let pricedHere = false;
     let fallback = false;
+    let realCostUsd: number | undefined;
     if (typeof preCost === 'number') {
       costUsd = preCost;
       fallback = attrs[ATTR_COST_SOURCE] === 'fallback';
@@ -449,6 +500,7 @@ export class CostSpanProcessor implements SpanProcessor {
       const lookup = this.prices.lookup(model, provider);
       const c = computeCost(usage, lookup.price);
       costUsd = c.totalUsd;
+      realCostUsd = c.totalUsd;
       pricedHere = true;
       fallback = lookup.source === 'fallback';
       span.setAttribute(ATTR_COST_USD, c.totalUsd);
@@ -461,13 +513,13 @@ export class CostSpanProcessor implements SpanProcessor {
     } else if (!failed) {
       return; // no usage, no cost, no failure: nothing to count (e.g. a cut stream the library did not measure)
     }
-    if (attrs[ATTR_GEN_AI_AGENT_NAME] === undefined) span.setAttribute(ATTR_GEN_AI_AGENT_NAME, agent);
+    if (agentAttr === undefined) span.setAttribute(ATTR_GEN_AI_AGENT_NAME, agent);
     if (task !== undefined && attrs[ATTR_TASK_ID] === undefined) {
       span.setAttribute(ATTR_TASK_ID, task.id);
       if (taskType !== undefined) span.setAttribute(ATTR_TASK_TYPE, taskType);
     }
 
-    // Rollups
+    // Rollups: integer nano-USD into accumulators found once per (agent, model, task type).
     const nanos = Math.round(costUsd * NANOS_PER_USD);
     const attemptsAttr = attrs[ATTR_ATTEMPTS];
     const attempts = typeof attemptsAttr === 'number' && attemptsAttr >= 1 ? Math.floor(attemptsAttr) : 1;
@@ -475,67 +527,54 @@ export class CostSpanProcessor implements SpanProcessor {
     const failedNanos = failed ? nanos : 0;
     const inTok = usage?.inputTokens ?? 0;
     const outTok = usage?.outputTokens ?? 0;
-    const typeKey = taskType ?? NO_TYPE_KEY;
     const now = this.clock();
     this.refreshWindows(now);
     const a = this.agentRollup(agent);
+    const combo = a.combo(agent, model, taskType, this.comboBudget);
     a.total.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
     this.windowAdd(a.day, this.dayStart, this.dayEnd, nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
     this.windowAdd(a.month, this.monthStart, this.monthEnd, nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
-    a.byModel.get(model).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
-    a.byTaskType.get(typeKey).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    combo.byModel.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+    combo.byTaskType.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
     // Process-wide totals are summed over agents when read (fewer writes on the hot path).
     if (task !== undefined) {
-      task.acc.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
+      task.add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
       // Per-model detail of a task only once it uses a second model (most use one).
       if (task.model === undefined) task.model = model;
       else if (task.model !== model || task.byModel !== undefined) {
         if (task.byModel === undefined) {
           task.byModel = new AccMap(this.maxKeys);
           const first = task.byModel.get(task.model);
-          const a0 = task.acc;
-          first.costNanos = a0.costNanos - nanos;
-          first.calls = a0.calls - 1;
-          first.attempts = a0.attempts - attempts;
-          first.failedAttempts = a0.failedAttempts - failedAttempts;
-          first.failedNanos = a0.failedNanos - failedNanos;
-          first.inputTokens = a0.inputTokens - inTok;
-          first.outputTokens = a0.outputTokens - outTok;
+          first.costNanos = task.costNanos - nanos;
+          first.calls = task.calls - 1;
+          first.attempts = task.attempts - attempts;
+          first.failedAttempts = task.failedAttempts - failedAttempts;
+          first.failedNanos = task.failedNanos - failedNanos;
+          first.inputTokens = task.inputTokens - inTok;
+          first.outputTokens = task.outputTokens - outTok;
         }
         task.byModel.get(model).add(nanos, attempts, failedAttempts, failedNanos, inTok, outTok);
       }
       task.agent ??= agent;
     }
 
-    // Metrics
+    // Metrics, with attribute sets cached per series (no object built per call).
     const ins = this.instruments;
-    ins.cost.add(costUsd, defined({
-      [ATTR_GEN_AI_AGENT_NAME]: agent,
-      [ATTR_GEN_AI_PROVIDER_NAME]: provider,
-      [ATTR_GEN_AI_REQUEST_MODEL]: model,
-      [ATTR_GEN_AI_OPERATION_NAME]: operation,
-      [ATTR_TASK_TYPE]: taskType,
-    }));
+    ins.cost.add(costUsd, combo.costAttributes(provider, operation));
     if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
-    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, agent);
-    // The GenAI client histograms, unless the span's instrumentation records them itself
-    // (two series of one call under two scopes double every token sum).
-    if (!SELF_METERED_SCOPES.has(span.instrumentationScope.name)) {
-      const conv = {
-        [ATTR_GEN_AI_OPERATION_NAME]: operation,
-        [ATTR_GEN_AI_PROVIDER_NAME]: provider,
-        [ATTR_GEN_AI_REQUEST_MODEL]: str(attrs[ATTR_GEN_AI_REQUEST_MODEL]) ?? model,
-        [ATTR_GEN_AI_RESPONSE_MODEL]: str(attrs[ATTR_GEN_AI_RESPONSE_MODEL]),
-        [ATTR_SERVER_ADDRESS]: str(attrs[ATTR_SERVER_ADDRESS]),
-        [ATTR_SERVER_PORT]: typeof attrs[ATTR_SERVER_PORT] === 'number' ? attrs[ATTR_SERVER_PORT] : undefined,
-      };
+    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo);
+    // The GenAI client histograms, unless the span's instrumentation, or another one that
+    // traced the same call (a span of its call group), records them itself: two series of
+    // one call under two scopes double every token sum.
+    if (!this.isSelfMeteredScope(span.instrumentationScope) && !group.hasSelfMetered) {
+      const portAttr = attrs[ATTR_SERVER_PORT];
+      const conv = this.convSeries(combo, operation, provider, requestModel ?? model, responseModel, str(attrs[ATTR_SERVER_ADDRESS]), typeof portAttr === 'number' ? portAttr : undefined);
       if (usage !== undefined) {
-        ins.tokens.record(usage.inputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'input' }));
-        if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, defined({ ...conv, [ATTR_GEN_AI_TOKEN_TYPE]: 'output' }));
+        ins.tokens.record(usage.inputTokens, conv.input);
+        if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, conv.output);
       }
-      const errorType = failed ? (str(attrs[ATTR_ERROR_TYPE]) ?? '_OTHER') : undefined;
       const d = span.duration;
-      ins.duration.record(d[0] + d[1] / 1e9, defined({ ...conv, [ATTR_ERROR_TYPE]: errorType }));
+      ins.duration.record(d[0] + d[1] / 1e9, failed ? conv.failed(str(errorAttr) ?? '_OTHER') : conv.ok);
     }
 
     if (pricedHere && this.onForeignSpend !== undefined) {
@@ -547,22 +586,36 @@ export class CostSpanProcessor implements SpanProcessor {
     }
   }
 
-  private recordCacheSaving(usage: Usage, model: string, provider: string | undefined, agent: string): void {
-    // Saving = the same call with its cache reads billed as plain input, minus the real cost.
-    const lookup = this.prices.lookup(model, provider);
-    const real = computeCost(usage, lookup.price).totalUsd;
-    const { cacheReadTokens: _omit, ...uncached } = usage;
-    const saved = computeCost(uncached, lookup.price).totalUsd - real;
-    if (saved > 0) {
-      this.instruments.saved.add(saved, { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'cache' });
+  /** The GenAI histogram attribute sets of a series: the combination's last one, else the cache. */
+  private convSeries(combo: Combo, operation: string, provider: string | undefined, requestModel: string, responseModel: string | undefined, serverAddress: string | undefined, serverPort: number | undefined): ConvSeries {
+    const last = combo.conv;
+    if (last !== undefined && last.matches(operation, provider, requestModel, responseModel, serverAddress, serverPort)) return last;
+    const k = ConvSeries.key(operation, provider, requestModel, responseModel, serverAddress, serverPort);
+    let conv = this.series.get(k);
+    if (conv === undefined) {
+      conv = new ConvSeries(operation, provider, requestModel, responseModel, serverAddress, serverPort);
+      if (this.series.size < MAX_CACHED_SERIES) this.series.set(k, conv);
     }
+    combo.conv = conv;
+    return conv;
+  }
+
+  /**
+   * Saving = the same call with its cache reads billed as plain input, minus the real
+   * cost (`realCostUsd` when this processor just priced the call with the same price).
+   */
+  private recordCacheSaving(usage: Usage, model: string, provider: string | undefined, realCostUsd: number | undefined, combo: Combo): void {
+    const lookup = this.prices.lookup(model, provider);
+    const real = realCostUsd ?? computeCost(usage, lookup.price).totalUsd;
+    const saved = computeCost(withoutCacheReads(usage), lookup.price).totalUsd - real;
+    if (saved > 0) this.instruments.saved.add(saved, combo.savedAttributes());
   }
 
   private endRoot(span: Span, task: TaskEntry): void {
-    if (task.acc.calls > 0) {
-      span.setAttribute(ATTR_TASK_COST_USD, task.acc.costNanos / NANOS_PER_USD);
-      span.setAttribute(ATTR_TASK_CALLS, task.acc.calls);
-      span.setAttribute(ATTR_TASK_ATTEMPTS, task.acc.attempts);
+    if (task.calls > 0) {
+      span.setAttribute(ATTR_TASK_COST_USD, task.costNanos / NANOS_PER_USD);
+      span.setAttribute(ATTR_TASK_CALLS, task.calls);
+      span.setAttribute(ATTR_TASK_ATTEMPTS, task.attempts);
     }
     task.openRoots--;
     if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task);
@@ -575,9 +628,9 @@ export class CostSpanProcessor implements SpanProcessor {
 
   private finishTask(task: TaskEntry): void {
     this.tasks.finish(task, this.clock());
-    if (task.acc.calls > 0 && this.onTaskEnd !== undefined) {
+    if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
-        this.onTaskEnd({ id: task.id, type: task.type, costUsd: task.acc.costNanos / NANOS_PER_USD, calls: task.acc.calls, attempts: task.acc.attempts });
+        this.onTaskEnd({ id: task.id, type: task.type, costUsd: task.costNanos / NANOS_PER_USD, calls: task.calls, attempts: task.attempts });
       } catch (err) {
         this.warnOnce(err);
       }
@@ -586,11 +639,8 @@ export class CostSpanProcessor implements SpanProcessor {
 
   // ---- attribution and windows --------------------------------------------------------
 
-  /** Span attribute, else withAgent (or trusted baggage), else resource gen_ai.agent.name, else service.name. */
-  private agentOf(span: Span, attrs: Attributes, state: SpanState): string {
-    const own = str(attrs[ATTR_GEN_AI_AGENT_NAME]);
-    if (own !== undefined) return own;
-    if (state.agent !== undefined) return state.agent;
+  /** The agent when neither the span nor the context names one: resource gen_ai.agent.name, else service.name. */
+  private resourceAgent(span: Span): string {
     const resource = span.resource;
     if (resource !== this.lastResource) {
       const ra = resource.attributes;
@@ -601,20 +651,23 @@ export class CostSpanProcessor implements SpanProcessor {
   }
 
   private agentRollup(agent: string): AgentRollup {
+    if (agent === this.lastAgent && this.lastAgentRollup !== undefined) return this.lastAgentRollup;
     let a = this.agents.get(agent);
     if (a === undefined) {
+      let name = agent;
       if (this.agents.size >= this.maxKeys) {
-        agent = OTHER_KEY;
-        a = this.agents.get(agent);
+        name = OTHER_KEY;
+        a = this.agents.get(name);
       }
       if (a === undefined) {
-        a = new AgentRollup(this.maxKeys);
-        this.agents.set(agent, a);
+        a = new AgentRollup(name, this.maxKeys);
+        this.agents.set(name, a);
       }
     }
+    this.lastAgent = agent;
+    this.lastAgentRollup = a;
     return a;
   }
-
   private refreshWindows(now: number): void {
     if (now >= this.dayEnd || now < this.dayStart) {
       this.dayStart = utcDayStart(now);
@@ -656,6 +709,16 @@ export class CostSpanProcessor implements SpanProcessor {
     this.warned = true;
     diag.warn('tollgate: CostSpanProcessor failed on a span; spend from it may be missing (reported once)', err);
   }
+}
+
+/** `usage` with its cache reads billed as plain input (they stay counted in inputTokens). */
+function withoutCacheReads(usage: Usage): Usage {
+  const u: { -readonly [K in keyof Usage]: Usage[K] } = { inputTokens: usage.inputTokens, outputTokens: usage.outputTokens };
+  if (usage.cacheWriteTokens !== undefined) u.cacheWriteTokens = usage.cacheWriteTokens;
+  if (usage.cacheWrite1hTokens !== undefined) u.cacheWrite1hTokens = usage.cacheWrite1hTokens;
+  if (usage.reasoningTokens !== undefined) u.reasoningTokens = usage.reasoningTokens;
+  if (usage.batch !== undefined) u.batch = usage.batch;
+  return u;
 }
 
 function str(v: unknown): string | undefined {

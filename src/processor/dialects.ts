@@ -232,14 +232,13 @@ export function readUsage(attrs: Attributes): Usage | undefined {
   if (cacheRead + cacheWrite > inputTokens) inputTokens += cacheRead + cacheWrite;
   if (reasoning > outputTokens) outputTokens += reasoning;
 
-  return {
-    inputTokens,
-    outputTokens,
-    ...(cacheRead > 0 ? { cacheReadTokens: cacheRead } : {}),
-    ...(cacheWrite > 0 ? { cacheWriteTokens: cacheWrite } : {}),
-    ...(cacheWrite1h > 0 ? { cacheWrite1hTokens: cacheWrite1h } : {}),
-    ...(reasoning > 0 ? { reasoningTokens: reasoning } : {}),
-  };
+  // Plain assignments, not conditional spreads: this runs for every counted span.
+  const usage: { -readonly [K in keyof Usage]: Usage[K] } = { inputTokens, outputTokens };
+  if (cacheRead > 0) usage.cacheReadTokens = cacheRead;
+  if (cacheWrite > 0) usage.cacheWriteTokens = cacheWrite;
+  if (cacheWrite1h > 0) usage.cacheWrite1hTokens = cacheWrite1h;
+  if (reasoning > 0) usage.reasoningTokens = reasoning;
+  return usage;
 }
 
 function num(v: unknown): number | undefined {
