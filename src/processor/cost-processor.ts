@@ -142,14 +142,6 @@ export interface CostSpanProcessorOptions {
    */
   readonly maxTasks?: number;
   /**
-   * Formerly a cap on a table of open spans. The processor keeps no such table any
-   * more (a span's bookkeeping lives on the span and goes with it), so this only
-   * has to be a positive number.
-   * @deprecated No effect.
-   * @default 100_000
-   */
-  readonly maxOpenSpans?: number;
-  /**
    * Cap on distinct agents, and on models / task types per rollup; past it, new
    * keys share one `(other)` rollup.
    * @default 1_000
@@ -205,7 +197,6 @@ const SELF_METERED_SCOPES: ReadonlySet<string> = new Set(['@opentelemetry/instru
 const DEFAULT_TTL_MILLIS = 3_600_000;
 const DEFAULT_MAX_TASKS = 10_000;
 const DEFAULT_MAX_KEYS = 1_000;
-const DEFAULT_MAX_OPEN_SPANS = 100_000;
 /** Cached metric attribute sets: (agent, model, task type) combinations, and GenAI histogram series. */
 const MAX_CACHED_COMBOS = 10_000;
 const MAX_CACHED_SERIES = 4_096;
@@ -264,7 +255,6 @@ export class CostSpanProcessor implements SpanProcessor {
     this.onTaskEnd = options.onTaskEnd;
     this.trustBaggageAgent = options.trustBaggageAgent === true;
     this.maxKeys = positive(options.maxKeys, DEFAULT_MAX_KEYS, 'maxKeys');
-    positive(options.maxOpenSpans, DEFAULT_MAX_OPEN_SPANS, 'maxOpenSpans');
     this.tasks = new TaskTable(positive(options.maxTasks, DEFAULT_MAX_TASKS, 'maxTasks'), positive(options.taskTtlMillis, DEFAULT_TTL_MILLIS, 'taskTtlMillis'));
   }
 
