@@ -252,7 +252,11 @@ export function phaseConfig(phase: DemoPhase, taskCount: number): Record<string,
   if (phase === 'before') return { version: 1 };
   const agents: Record<string, unknown> = {};
   for (const agent of DEMO_AGENTS) {
-    agents[agent] = { dailyUsd: dailyCapUsd(agent, taskCount), maxTokens: MAX_TOKENS[agent], onExceed: 'block' };
+    // With a durable ledger (sqlite, redis) the runaway phase runs on the same UTC day as
+    // "after" and shares its counters: the well-behaved agents get room for both batches,
+    // the runaway agent keeps one batch's cap (that is what stops it).
+    const batches = phase === 'runaway' && agent !== RUNAWAY_AGENT ? 2 * taskCount : taskCount;
+    agents[agent] = { dailyUsd: dailyCapUsd(agent, batches), maxTokens: MAX_TOKENS[agent], onExceed: 'block' };
   }
   return {
     version: 1,

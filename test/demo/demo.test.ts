@@ -131,7 +131,7 @@ test('the demo runs, and its report totals equal the sums of the exported spansâ
 
 test('--ledger sqlite:<file> keeps the caps in SQLite, shared by the phase processes', async () => {
   const file = join(dir, 'demo-ledger.db');
-  const { code, stdout, stderr } = await runDemoCommand(['--tasks', '1', '--ledger', `sqlite:${file}`, '--json'], {});
+  const { code, stdout, stderr } = await runDemoCommand(['--tasks', '2', '--ledger', `sqlite:${file}`, '--json'], {});
   assert.equal(code, 0, stderr);
   assert.ok(existsSync(file));
   const report = JSON.parse(stdout) as DemoReport;
@@ -147,6 +147,8 @@ test('--ledger sqlite:<file> keeps the caps in SQLite, shared by the phase proce
   const ownBeforeBlock = runawayCalls.slice(0, firstBlock).reduce((s, c) => s + c.costUsd, 0);
   assert.ok(afterValidate > 0);
   assert.ok(Math.abs(w.block.spentUsd - (afterValidate + ownBeforeBlock)) < 1e-6, `${w.block.spentUsd} vs ${afterValidate} + ${ownBeforeBlock}`);
+  // The well-behaved agents still finish every task although their counters, too, carry the "after" spend.
+  assert.deepEqual(Object.values(w.othersCompleted), [2, 2, 2, 2]);
 });
 
 test('bad arguments fail with a ConfigError naming the option', async () => {
