@@ -38,12 +38,10 @@
  * SDK's other spans (files, batches, tool runner, …) are left as they are, and
  * a client built with `openTelemetry: false` is untouched.
  */
-import { context, diag, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import {
-  CallTracker,
   count,
   enterCreate,
   isApiPromise,
@@ -57,7 +55,9 @@ import {
   wrapRequest,
   wrapStreamIterator,
 } from '../common.ts';
-import type { CallSpec, DisplacedRoutes, ResultHandlers, StreamObserver, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+import type { CallSpec, DisplacedRoutes, ResultHandlers, StreamObserver, TrackedCall ,
+  CallTracker} from '../common.ts';
+import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 import { MessageStreamObserver, messageOutputText, requestInputText, summarizeMessage } from './events.ts';
 import type { MessageSummary } from './events.ts';
 
@@ -67,53 +67,25 @@ const INSTRUMENTATION_NAME = 'tollgate-instrumentation-anthropic';
 const INSTRUMENTATION_VERSION = '0.1.0';
 
 /** Options of {@link AnthropicInstrumentation}. */
-export interface AnthropicInstrumentationConfig extends TollgateInstrumentationConfig {
-  /**
-   * Package names to hook besides `@anthropic-ai/sdk`: npm aliases of the SDK
-   * (`"anthropic-v0": "npm:@anthropic-ai/sdk@0.137"`).
-   * @default []
-   */
-  moduleNames?: string[];
-}
+export type AnthropicInstrumentationConfig = SdkInstrumentationConfig;
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Body = Record<string, unknown>;
 
 /** Makes every Messages call of `@anthropic-ai/sdk` a priced GenAI span, with the budget gate before sending. */
-export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstrumentationConfig> {
-  private readonly tracker: CallTracker;
-
+export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstrumentationConfig> {
   constructor(config: AnthropicInstrumentationConfig = {}) {
     super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
-    this.tracker = new CallTracker(() => this.tracer, this.getConfig());
   }
 
-  override setConfig(config: AnthropicInstrumentationConfig = {}): void {
-    super.setConfig(config);
-    // setConfig also runs inside the base constructor, before the tracker exists.
-    (this as unknown as { tracker?: CallTracker }).tracker?.configure(config);
+  protected sdk(): SdkModule {
+    return { name: '@anthropic-ai/sdk', supported: SUPPORTED_ANTHROPIC_VERSIONS, unsupported: '<0.20.0 || >=2', shape: 'Anthropic.Messages.prototype.create, prepareOptions' };
   }
 
-  protected init(): InstrumentationNodeModuleDefinition[] {
-    const names = ['@anthropic-ai/sdk', ...(this.getConfig().moduleNames ?? [])];
-    return names.flatMap((name) => [
-      new InstrumentationNodeModuleDefinition(
-        name,
-        [SUPPORTED_ANTHROPIC_VERSIONS],
-        (exports: unknown, version?: string) => this.patch(exports, name, version),
-        (exports: unknown) => this.unpatch(exports),
-      ),
-      new InstrumentationNodeModuleDefinition(name, ['<0.20.0 || >=2'], (exports: unknown, version?: string) => {
-        warnUnsupported(name, version);
-        return exports;
-      }),
-    ]);
-  }
-
-  private patch(exports: unknown, name: string, version: string | undefined): unknown {
+  protected patch(exports: unknown, name: string, version: string | undefined): unknown {
     const targets = targetsOf(exports);
     if (targets === undefined) {
-      warnShape(name, version);
+      this.warnShape(name, version);
       return exports;
     }
     try {
@@ -131,7 +103,7 @@ export class AnthropicInstrumentation extends InstrumentationBase<AnthropicInstr
     return exports;
   }
 
-  private unpatch(exports: unknown): void {
+  protected unpatch(exports: unknown): void {
     const targets = targetsOf(exports);
     if (targets === undefined) return;
     this._unwrap(targets.client, 'prepareOptions');
@@ -254,29 +226,6 @@ function targetsOf(exports: unknown): Targets | undefined {
   }
   const beta = protoOf((Anthropic['Beta'] as Record<string, unknown> | undefined)?.['Messages']);
   return { client, messages: beta !== undefined && typeof beta['create'] === 'function' && beta !== messages ? [messages, beta] : [messages] };
-}
-
-/** Messages already printed (a handful at most: one per SDK copy that could not be patched). */
-const printed = new Set<string>();
-
-function loudWarn(message: string): void {
-  diag.warn(message);
-  // diag is silent unless the application set a logger: an uninstrumented SDK must not go unnoticed.
-  if (!printed.has(message) && printed.size < 16) {
-    printed.add(message);
-    console.warn(message);
-  }
-}
-
-function warnUnsupported(name: string, version: string | undefined): void {
-  loudWarn(
-    `tollgate: ${name}@${version ?? 'unknown'} is outside the supported range ${SUPPORTED_ANTHROPIC_VERSIONS}: ` +
-      'its calls get NO spans, NO cost and NO budget checks. Upgrade tollgate or pin @anthropic-ai/sdk to a supported version.',
-  );
-}
-
-function warnShape(name: string, version: string | undefined): void {
-  loudWarn(`tollgate: ${name}@${version ?? 'unknown'} does not have the expected shape (Anthropic.Messages.prototype.create, prepareOptions): its calls get NO spans`);
 }
 
 // ---------------------------------------------------------------------------

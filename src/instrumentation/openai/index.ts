@@ -14,13 +14,10 @@
  * legacy `/completions`, which has no `create` wrapper) are tracked from `request` and
  * `prepareOptions` instead (common.ts, "Displaced create").
  */
-import { diag } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { context } from '@opentelemetry/api';
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import type { Usage } from '../../pricing/types.ts';
 import {
-  CallTracker,
   collectText,
   count,
   enterCreate,
@@ -35,7 +32,9 @@ import {
   wrapRequest,
   wrapStreamIterator,
 } from '../common.ts';
-import type { CallSpec, DisplacedRoutes, ResultHandlers, TollgateInstrumentationConfig, TrackedCall } from '../common.ts';
+import type { CallSpec, DisplacedRoutes, ResultHandlers, TrackedCall ,
+  CallTracker} from '../common.ts';
+import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `openai` majors tollgate patches. */
 export const SUPPORTED_OPENAI_VERSIONS = '>=4 <8';
@@ -43,13 +42,7 @@ const INSTRUMENTATION_NAME = 'tollgate-instrumentation-openai';
 const INSTRUMENTATION_VERSION = '0.1.0';
 
 /** Options of {@link OpenAIInstrumentation}. */
-export interface OpenAIInstrumentationConfig extends TollgateInstrumentationConfig {
-  /**
-   * Package names to hook besides `openai`: npm aliases of the SDK (`"openai-v4": "npm:openai@4"`).
-   * @default []
-   */
-  moduleNames?: string[];
-}
+export type OpenAIInstrumentationConfig = SdkInstrumentationConfig;
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Body = Record<string, unknown>;
@@ -57,40 +50,19 @@ type Body = Record<string, unknown>;
 type Operation = 'chat' | 'responses' | 'embeddings' | 'completions';
 
 /** Makes every call of the `openai` SDK a priced GenAI span, with the budget gate before sending. */
-export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumentationConfig> {
-  private readonly tracker: CallTracker;
-
+export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentationConfig> {
   constructor(config: OpenAIInstrumentationConfig = {}) {
     super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
-    this.tracker = new CallTracker(() => this.tracer, this.getConfig());
   }
 
-  override setConfig(config: OpenAIInstrumentationConfig = {}): void {
-    super.setConfig(config);
-    // setConfig also runs inside the base constructor, before the tracker exists.
-    (this as unknown as { tracker?: CallTracker }).tracker?.configure(config);
+  protected sdk(): SdkModule {
+    return { name: 'openai', supported: SUPPORTED_OPENAI_VERSIONS, unsupported: '<4 || >=8', shape: 'OpenAI.Chat.Completions, prepareOptions' };
   }
 
-  protected init(): InstrumentationNodeModuleDefinition[] {
-    const names = ['openai', ...(this.getConfig().moduleNames ?? [])];
-    return names.flatMap((name) => [
-      new InstrumentationNodeModuleDefinition(
-        name,
-        [SUPPORTED_OPENAI_VERSIONS],
-        (exports: unknown, version?: string) => this.patch(exports, name, version),
-        (exports: unknown) => this.unpatch(exports),
-      ),
-      new InstrumentationNodeModuleDefinition(name, [`<4 || >=8`], (exports: unknown, version?: string) => {
-        warnUnsupported(name, version);
-        return exports;
-      }),
-    ]);
-  }
-
-  private patch(exports: unknown, name: string, version: string | undefined): unknown {
+  protected patch(exports: unknown, name: string, version: string | undefined): unknown {
     const targets = targetsOf(exports);
     if (targets === undefined) {
-      warnShape(name, version);
+      this.warnShape(name, version);
       return exports;
     }
     try {
@@ -109,7 +81,7 @@ export class OpenAIInstrumentation extends InstrumentationBase<OpenAIInstrumenta
     this._wrap(target, name, wrapper as (original: unknown) => unknown);
   }
 
-  private unpatch(exports: unknown): void {
+  protected unpatch(exports: unknown): void {
     const targets = targetsOf(exports);
     if (targets === undefined) return;
     this._unwrap(targets.client, 'prepareOptions');
@@ -223,28 +195,6 @@ function targetsOf(exports: unknown): Targets | undefined {
   const chat = protoOf((OpenAI['Chat'] as Record<string, unknown> | undefined)?.['Completions']);
   if (client === undefined || chat === undefined || typeof client['prepareOptions'] !== 'function') return undefined;
   return { client, chat, responses: protoOf(OpenAI['Responses']), embeddings: protoOf(OpenAI['Embeddings']) };
-}
-
-let warnedUnsupported = false;
-
-function warnUnsupported(name: string, version: string | undefined): void {
-  const message =
-    `tollgate: ${name}@${version ?? 'unknown'} is outside the supported range ${SUPPORTED_OPENAI_VERSIONS}: ` +
-    'its calls get NO spans, NO cost and NO budget checks. Upgrade tollgate or pin openai to a supported major.';
-  diag.warn(message);
-  if (!warnedUnsupported) {
-    warnedUnsupported = true;
-    console.warn(message);
-  }
-}
-
-function warnShape(name: string, version: string | undefined): void {
-  const message = `tollgate: ${name}@${version ?? 'unknown'} does not have the expected shape (OpenAI.Chat.Completions, prepareOptions): its calls get NO spans`;
-  diag.warn(message);
-  if (!warnedUnsupported) {
-    warnedUnsupported = true;
-    console.warn(message);
-  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
