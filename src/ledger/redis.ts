@@ -23,10 +23,14 @@
  *   reservation and the call goes on unchecked. In both modes settle / release /
  *   record never fail for an outage: the write is buffered in memory (bounded) and
  *   written when Redis is back. Reconnection is automatic.
+ * - TLS (`rediss://`): the server certificate is always verified (chain and host
+ *   name) against Node's trust store, which includes NODE_EXTRA_CA_CERTS, or
+ *   against the `tls.ca` given; nothing here turns verification off.
  */
 import { Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
+import { isIP } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
@@ -61,7 +65,18 @@ export interface RedisLedgerOptions {
   readonly retryIntervalMillis?: number;
   /** Longest close() waits for Redis to come back when writes are still buffered. @default 3000 */
   readonly closeTimeoutMillis?: number;
-  /** Extra TLS options for `rediss://` (CA, client certificate, servername). */
+  /**
+   * TLS options for a `rediss://` URL (node:tls `ConnectionOptions`), merged over the
+   * URL's defaults (`servername` = the URL's host when it is a name, not an IP).
+   * Typical: `{ ca: readFileSync('/etc/redis/ca.pem') }` to trust a private CA, or
+   * `cert` / `key` for client certificates. Note that `ca` REPLACES Node's trust store
+   * (public roots and NODE_EXTRA_CA_CERTS); to add to it instead, either set
+   * NODE_EXTRA_CA_CERTS=/path/ca.pem in the environment of the process (read by
+   * Node at start-up; no code needed) or pass `ca: [...tls.getCACertificates('default'), pem]`.
+   * The certificate is verified unless `rejectUnauthorized: false` is given here
+   * (which logs a warning). Ignored, with a warning, for a `redis://` URL: the scheme decides.
+   * @default none: Node's trust store, host name checked
+   */
   readonly tls?: ConnectionOptions;
   /** Where the URL came from, named in a ConfigError. @default 'RedisLedger url' */
   readonly source?: string;
@@ -88,6 +103,7 @@ const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'to
 export class RedisLedger implements Ledger {
   readonly description: string;
   readonly #client: Redis;
+  readonly #tls: boolean;
   readonly #prefix: string;
   readonly #failure: 'closed' | 'open';
   readonly #timeout: number;
@@ -131,6 +147,8 @@ export class RedisLedger implements Ledger {
     this.#retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
     this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);
     this.description = target.description;
+    this.#tls = target.tls;
+    const tls = tlsOptions(target, options.tls);
 
     this.#client = new Redis({
       host: target.host,
@@ -138,7 +156,7 @@ export class RedisLedger implements Ledger {
       db: target.db,
       ...(target.username === undefined ? {} : { username: target.username }),
       ...(target.password === undefined ? {} : { password: target.password }),
-      ...(target.tls ? { tls: { ...options.tls, servername: options.tls?.servername ?? target.host } } : {}),
+      ...(tls === undefined ? {} : { tls }),
       connectionName: 'tollgate-ledger',
       connectTimeout,
       commandTimeout: this.#timeout,
@@ -489,7 +507,7 @@ export class RedisLedger implements Ledger {
     if (this.#warnedDown) return;
     this.#warnedDown = true;
     diag.warn(
-      `tollgate: ledger ${this.description} unreachable (${reason(err ?? this.#lastError, this.#timeout)}); ` +
+      `tollgate: ledger ${this.description} unreachable (${reason(err ?? this.#lastError, this.#timeout, this.#tls)}); ` +
         (this.#failure === 'open'
           ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
           : 'failure=closed: calls are blocked, settled spend is buffered until it is back'),
@@ -499,8 +517,27 @@ export class RedisLedger implements Ledger {
   #unavailable(err: unknown): LedgerUnavailableError {
     if (err instanceof LedgerUnavailableError) return err;
     const cause = err instanceof Error && err.message.startsWith('tollgate:not-sent') ? (this.#lastError ?? err) : err;
-    return new LedgerUnavailableError(this.description, reason(cause, this.#timeout), { cause });
+    return new LedgerUnavailableError(this.description, reason(cause, this.#timeout, this.#tls), { cause });
   }
+}
+
+/**
+ * The ioredis `tls` option for a target: undefined for `redis://`, else the URL's
+ * defaults with the caller's options over them (a new object; the caller's is not touched).
+ */
+function tlsOptions(target: RedisTarget, given: ConnectionOptions | undefined): ConnectionOptions | undefined {
+  if (!target.tls) {
+    // The URL's scheme decides (so one code path serves a rediss:// prod and a redis:// dev Redis).
+    if (given !== undefined) diag.warn(`tollgate: ledger ${target.description}: tls options ignored, the URL is not rediss://`);
+    return undefined;
+  }
+  // SNI carries host names only (RFC 6066; Node warns DEP0123 for an IP). Without it,
+  // Node still checks the certificate against the host connected to.
+  const defaults: ConnectionOptions = isIP(target.host) === 0 ? { servername: target.host } : {};
+  if (given?.rejectUnauthorized === false) {
+    diag.warn(`tollgate: ledger ${target.description}: tls.rejectUnauthorized=false, the server's certificate is NOT verified`);
+  }
+  return { ...defaults, ...given };
 }
 
 /** The agent as it appears inside the key's hash tag: `{`, `}`, `:` and `%` percent-encoded, so the tag is always the whole agent. */
@@ -541,14 +578,38 @@ function isAuthError(err: Error): boolean {
   return /WRONGPASS|NOAUTH|invalid password|invalid username-password|NOPERM/i.test(err.message);
 }
 
-/** A short, credential-free explanation of why Redis could not be used. */
-function reason(err: unknown, timeoutMillis: number): string {
+/** Node / OpenSSL codes of a server certificate that failed verification. */
+const UNTRUSTED_CERT = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+]);
+
+/** A short, credential-free explanation of why Redis could not be used; `tls`: the URL is rediss://. */
+function reason(err: unknown, timeoutMillis: number, tls: boolean): string {
   if (!(err instanceof Error)) return 'no connection yet';
   const e = err as Error & { code?: string; address?: string; port?: number };
   if (isAuthError(e)) return `authentication failed (${e.message.split('\n')[0]}); check the password / user in the URL`;
+  if (e.code !== undefined && UNTRUSTED_CERT.has(e.code)) {
+    return `TLS certificate of the server not trusted (${e.message}, ${e.code}); give its CA in the tls.ca option or in NODE_EXTRA_CA_CERTS`;
+  }
+  if (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return `TLS certificate does not match the host (${e.message})`;
+  if (e.code?.startsWith('ERR_SSL_') === true) return `TLS handshake failed (${e.message})`;
   if (e.code === 'ECONNREFUSED') return `connection refused${e.address === undefined ? '' : ` at ${e.address}:${e.port}`}`;
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `host not found (${e.message})`;
-  if (e.code === 'ETIMEDOUT' || e.message === 'connect ETIMEDOUT') return 'connect timed out';
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+    return `connection reset by the server${tls ? '' : ' (if that port expects TLS, use a rediss:// URL)'}`;
+  }
+  if (e.code === 'ETIMEDOUT' || e.message === 'connect ETIMEDOUT') {
+    return `connect timed out${tls ? ' (TCP + TLS handshake; if that port does not speak TLS, use a redis:// URL)' : ''}`;
+  }
   if (e.message === 'Command timed out') return `no answer within ${timeoutMillis} ms`;
   if (e.message.startsWith('tollgate:not-sent')) return `not connected within ${timeoutMillis} ms`;
   return e.message;
