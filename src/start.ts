@@ -127,8 +127,9 @@ function detectResource(options: TollgateOptions): Resource {
  */
 export async function startTollgate(options: TollgateOptions = {}): Promise<Tollgate> {
   const env = options.env ?? process.env;
-  // The env detector reads process.env; an injected env gets its own parse in resolveConfig.
-  const resource = options.env === undefined ? detectResource(options) : detectResource({ ...options, resourceAttributes: { ...options.resourceAttributes } });
+  // The SDK's env detector reads process.env; an injected `env` is read by resolveConfig
+  // (OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME) for what tollgate itself needs.
+  const resource = detectResource(options);
   const config = resolveConfig({
     env,
     resourceAttributes: resource.attributes,
