@@ -954,14 +954,62 @@ const kWatchedStream: unique symbol = Symbol('tollgate.watchedStream');
  * Idempotent per stream.
  */
 export function wrapStreamIterator<S extends object, T>(stream: S, observer: StreamObserver<T>): S {
-  const target = stream as unknown as StreamLike<T> & { [kWatchedStream]?: true };
+  const target = stream as unknown as StreamLike<T> & { [kWatchedStream]?: true } & Record<symbol, unknown>;
   if (typeof target.iterator !== 'function' || target[kWatchedStream] === true) return stream;
   target[kWatchedStream] = true;
+  const state = { started: false };
   const inner = target.iterator;
   target.iterator = function tollgateIterator(this: unknown) {
-    return observeIterator(inner.call(this), observer);
+    return closableBeforeStart(inner.call(this), observer, state);
   };
+  // openai >= 7.5x gives chat streams their own async iterator, a generator over `iterator`:
+  // given up before its first next(), it never calls `iterator` at all. Watch it too.
+  const outer = target[Symbol.asyncIterator];
+  if (Object.hasOwn(target, Symbol.asyncIterator) && typeof outer === 'function') {
+    target[Symbol.asyncIterator] = function tollgateAsyncIterator(this: unknown) {
+      const iterator = (outer as () => AsyncIterator<T>).call(this);
+      const ownReturn = iterator.return?.bind(iterator);
+      if (ownReturn === undefined) return iterator;
+      iterator.return = (value?: unknown) => {
+        if (!state.started) {
+          state.started = true;
+          safely('stream break', () => observer.onBreak());
+        }
+        return ownReturn(value);
+      };
+      return iterator;
+    };
+  }
   return stream;
+}
+
+/**
+ * An async generator's body (and so its `finally`) never runs when `return()` comes before the
+ * first `next()`: a consumer that gives up on a stream it never read would leave the span open
+ * and the budget reservation held until its TTL. This wrapper closes both in that case.
+ */
+function closableBeforeStart<T>(source: AsyncIterator<T>, observer: StreamObserver<T>, state: { started: boolean }): AsyncGenerator<T, void, undefined> {
+  const generator = observeIterator(source, observer);
+  const originalNext = generator.next.bind(generator);
+  const originalReturn = generator.return.bind(generator);
+  let started = false;
+  generator.next = (...args: [] | [undefined]) => {
+    started = true;
+    state.started = true;
+    return originalNext(...args);
+  };
+  generator.return = async (value?: void | PromiseLike<void>) => {
+    if (!started) {
+      started = true;
+      if (!state.started) {
+        state.started = true;
+        safely('stream break', () => observer.onBreak());
+      }
+      await source.return?.();
+    }
+    return originalReturn(value as void);
+  };
+  return generator;
 }
 
 async function* observeIterator<T>(source: AsyncIterator<T>, observer: StreamObserver<T>): AsyncGenerator<T, void, undefined> {

@@ -146,6 +146,19 @@ for (const { pkg, major } of SDKS) {
       assert.equal(typeof span.attributes['tollgate.cost.usd'], 'number');
     });
 
+    void test('a stream given up before it was read (return() first): the span still ends, usage estimated', async () => {
+      const client = h.client(pkg);
+      const stream = await client.chat.completions.create(chatBody({ stream: true }));
+      const iterator = stream[Symbol.asyncIterator]();
+      const result = await iterator.return?.();
+      assert.equal(result?.done, true);
+      const span = await onlySpan(h);
+      assert.equal(span.attributes['tollgate.usage.estimated'], true);
+      assert.equal(span.attributes['gen_ai.usage.input_tokens'], countTokens(PROMPT, 'gpt-4o-mini'));
+      assert.equal(span.attributes['gen_ai.usage.output_tokens'], 0);
+      assert.equal(typeof span.attributes['tollgate.cost.usd'], 'number');
+    });
+
     void test('tee(): both branches see every chunk, one span with the real usage', async () => {
       const client = h.client(pkg);
       const stream = await client.chat.completions.create(chatBody({ stream: true }));
