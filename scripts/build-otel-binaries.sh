@@ -21,6 +21,8 @@ cache_root="${TOLLGATE_OTEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tollgate/otel
 recipe=1
 ocb_version="$(sed -n 's/^ *version: *\([0-9][0-9.]*\) *$/\1/p' "$manifest" | head -n1)"
 
+# Go's default install location, for environments whose PATH lacks it.
+command -v go >/dev/null 2>&1 || { [ -x /usr/local/go/bin/go ] && export PATH="/usr/local/go/bin:$PATH"; }
 command -v go >/dev/null 2>&1 || { echo "build-otel-binaries: 'go' not found on PATH (install Go 1.26+)" >&2; exit 1; }
 [ -n "$ocb_version" ] || { echo "build-otel-binaries: no dist.version in $manifest" >&2; exit 1; }
 
