@@ -9,6 +9,7 @@ import { parseLedgerSpec } from '../ledger/index.ts';
 import { buildReport, formatReport, formatTaskLine } from '../demo/report.ts';
 import { runDemo } from '../demo/run.ts';
 import type { CliIO, Command } from './io.ts';
+import { createRequire } from 'node:module';
 
 const USAGE = 'usage: tollgate demo [--tasks N] [--ledger memory|sqlite:<path>|redis://…] [--json]\n';
 
@@ -56,6 +57,13 @@ export const demo: Command = async (args, io: CliIO) => {
     return 0;
   }
   const options = parseArgs(args);
+  // The demo drives the real SDK clients; in a repo clone they are devDependencies, in an
+  // installed tollgate they are the user's own. Say so plainly instead of a stack trace.
+  const missing = ['openai', '@anthropic-ai/sdk'].filter((name) => !resolvable(name));
+  if (missing.length > 0) {
+    io.stderr.write(`tollgate demo runs the real SDK clients; install them first: npm install ${missing.join(' ')}\n`);
+    return 1;
+  }
   const started = Date.now();
   io.stderr.write(
     `tollgate demo: a five-agent content pipeline (classify -> research -> outline -> draft -> validate) on ${options.tasks} tasks,\n` +
@@ -85,3 +93,12 @@ export const demo: Command = async (args, io: CliIO) => {
   }
   return 0;
 };
+
+function resolvable(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
