@@ -13,7 +13,7 @@
  * - `observeApiPromise(promise, call, onResult)` watches the SDK's own APIPromise without replacing it;
  *   `wrapStreamIterator(stream, observer)` watches a Stream without replacing it.
  * - `call.setResponse(...)`, then `call.end(usage)` / `call.endEstimated(...)` / `call.fail(error, usage?)`.
- * - `enterCreate()` / `leaveCreate()` around the patched `create`, and `wrapRequest` on the client's `request`:
+ * - `ownCreate(...)` around the patched `create`, and `wrapRequest` on the client's `request`:
  *   the gate still holds when another instrumentation displaced the `create` wrapper (see "Displaced create").
  *
  * Rule kept everywhere here: a fault inside tollgate is caught and reported once through `diag`;
@@ -618,7 +618,7 @@ export function markOptions(options: unknown, call: TrackedCall): Record<Propert
   return isRecord(options) ? { ...options, [kTrackedCall]: call } : { [kTrackedCall]: call };
 }
 
-type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknown>, ...rest: unknown[]) => Promise<void>;
+export type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknown>, ...rest: unknown[]) => Promise<void>;
 
 /**
  * Wraps a client's async `prepareOptions(options)`, which both SDKs await before building each
@@ -655,7 +655,7 @@ export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
 // `InstrumentationBase._wrap`, which first unwraps whatever wrapper is there: tollgate's `create`
 // wrapper is gone, its calls are no longer marked, and without more the gate never runs. Only
 // tollgate patches the client's `request` and `prepareOptions`, so the gate is anchored there:
-// - every request issued while no tollgate `create` is on the stack (`enterCreate` / `leaveCreate`)
+// - every request issued while no tollgate `create` is on the stack (`ownCreate`)
 //   is copied, when the instrumentation recognises it as an inference request (method + path),
 //   with a `DisplacedCall` under `kDisplacedCall`, and the SDK's APIPromise is watched through it;
 // - `prepareOptions` starts the call on the first attempt (the span, as a child of whatever span
@@ -669,14 +669,19 @@ export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
 
 let createDepth = 0;
 
-/** Call when tollgate's patched `create` starts: requests issued until `leaveCreate` are its own (marked, or deliberately left alone). */
-export function enterCreate(): void {
-  createDepth++;
-}
-
-/** Pairs with {@link enterCreate} (in a `finally`). */
-export function leaveCreate(): void {
-  createDepth--;
+/**
+ * Wraps tollgate's patched `create`: requests issued while it runs are its own (marked, or
+ * deliberately left alone), so {@link wrapRequest} passes them straight through.
+ */
+export function ownCreate(tracked: (this: unknown, ...args: unknown[]) => unknown): (this: unknown, ...args: unknown[]) => unknown {
+  return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
+    createDepth++;
+    try {
+      return tracked.apply(this, args);
+    } finally {
+      createDepth--;
+    }
+  };
 }
 
 /** What an instrumentation tells {@link wrapRequest} about the requests it tracks without its `create` wrapper. */
@@ -747,7 +752,7 @@ class DisplacedCall implements ObservedCall, ResultHandlers {
   }
 }
 
-type RequestMethod = (this: unknown, options: unknown, ...rest: unknown[]) => unknown;
+export type RequestMethod = (this: unknown, options: unknown, ...rest: unknown[]) => unknown;
 
 /**
  * Wraps a client's `request(options)`, through which every `post` of the SDK goes. A request issued

@@ -5,8 +5,8 @@
  */
 import { diag } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { CallTracker } from './common.ts';
-import type { TollgateInstrumentationConfig } from './common.ts';
+import { CallTracker, wrapPrepareOptions, wrapRequest } from './common.ts';
+import type { DisplacedRoutes, PrepareOptions, RequestMethod, TollgateInstrumentationConfig } from './common.ts';
 
 /** Options of an SDK instrumentation. */
 export interface SdkInstrumentationConfig extends TollgateInstrumentationConfig {
@@ -63,6 +63,26 @@ export abstract class SdkInstrumentation<C extends SdkInstrumentationConfig> ext
   protected abstract patch(exports: unknown, name: string, version: string | undefined): unknown;
 
   protected abstract unpatch(exports: unknown): void;
+
+  /** The inference requests this SDK sends, for the gate on the client's `request` (see common.ts, "Displaced create"). */
+  protected abstract displacedRoutes(): DisplacedRoutes;
+
+  /**
+   * Hooks the client prototype every resource goes through: `prepareOptions` (the budget
+   * gate) and `request` (the gate for calls whose `create` wrapper another instrumentation
+   * displaced). Only tollgate patches these two.
+   */
+  protected wrapClient(client: Record<string, unknown>): void {
+    this._wrap(client, 'prepareOptions', (original: unknown) => wrapPrepareOptions(original as PrepareOptions));
+    if (typeof client['request'] === 'function') {
+      this._wrap(client, 'request', (original: unknown) => wrapRequest(original as RequestMethod, this.displacedRoutes()));
+    }
+  }
+
+  protected unwrapClient(client: Record<string, unknown>): void {
+    this._unwrap(client, 'prepareOptions');
+    if (typeof client['request'] === 'function') this._unwrap(client, 'request');
+  }
 
   protected init(): InstrumentationNodeModuleDefinition[] {
     const sdk = this.sdk();

@@ -43,20 +43,16 @@ import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import {
   count,
-  enterCreate,
   isApiPromise,
   isRecord,
-  leaveCreate,
   markOptions,
   observeApiPromise,
+  ownCreate,
   reportFault,
   serverOf,
-  wrapPrepareOptions,
-  wrapRequest,
   wrapStreamIterator,
 } from '../common.ts';
-import type { CallSpec, DisplacedRoutes, ResultHandlers, StreamObserver, TrackedCall ,
-  CallTracker} from '../common.ts';
+import type { CallSpec, CallTracker, DisplacedRoutes, ResultHandlers, StreamObserver, TrackedCall } from '../common.ts';
 import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 import { MessageStreamObserver, messageOutputText, requestInputText, summarizeMessage } from './events.ts';
 import type { MessageSummary } from './events.ts';
@@ -89,12 +85,9 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
       return exports;
     }
     try {
-      this._wrap(targets.client, 'prepareOptions', (original: unknown) => wrapPrepareOptions(original as never));
-      if (typeof targets.client['request'] === 'function') {
-        this._wrap(targets.client, 'request', (original: unknown) => wrapRequest(original as AnyFunction, this.displacedRoutes()));
-      }
+      this.wrapClient(targets.client);
       for (const messages of targets.messages) {
-        this._wrap(messages, 'create', (original: unknown) => this.wrapCreate(original as AnyFunction));
+        this._wrap(messages, 'create', (original: unknown) => ownCreate(this.trackedCreate(original as AnyFunction)));
         if (typeof messages['stream'] === 'function') this._wrap(messages, 'stream', (original: unknown) => this.wrapStream(original as AnyFunction));
       }
     } catch (error) {
@@ -106,8 +99,7 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
   protected unpatch(exports: unknown): void {
     const targets = targetsOf(exports);
     if (targets === undefined) return;
-    this._unwrap(targets.client, 'prepareOptions');
-    if (typeof targets.client['request'] === 'function') this._unwrap(targets.client, 'request');
+    this.unwrapClient(targets.client);
     for (const messages of targets.messages) {
       this._unwrap(messages, 'create');
       if (typeof messages['stream'] === 'function') this._unwrap(messages, 'stream');
@@ -132,7 +124,7 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
    * instrumentation). The SDK's own call span is left alone here: it already started (in
    * `create`), and the tollgate span starts inside it, so the processor counts the call once.
    */
-  private displacedRoutes(): DisplacedRoutes {
+  protected displacedRoutes(): DisplacedRoutes {
     const tracker = (): CallTracker => this.tracker;
     return {
       matches: (options) => options['method'] === 'post' && isMessagesPath(options['path']),
@@ -143,19 +135,6 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
         if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(body));
         return { call, handlers: handlersFor(call, body) };
       },
-    };
-  }
-
-  private wrapCreate(original: AnyFunction): AnyFunction {
-    const tracked = this.trackedCreate(original);
-    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
-      // Requests issued from here are this wrapper's (marked, or deliberately left alone): see wrapRequest.
-      enterCreate();
-      try {
-        return tracked.apply(this, args);
-      } finally {
-        leaveCreate();
-      }
     };
   }
 

@@ -20,20 +20,16 @@ import type { Usage } from '../../pricing/types.ts';
 import {
   collectText,
   count,
-  enterCreate,
   isApiPromise,
   isRecord,
-  leaveCreate,
   markOptions,
   observeApiPromise,
+  ownCreate,
   reportFault,
   serverOf,
-  wrapPrepareOptions,
-  wrapRequest,
   wrapStreamIterator,
 } from '../common.ts';
-import type { CallSpec, DisplacedRoutes, ResultHandlers, TrackedCall ,
-  CallTracker} from '../common.ts';
+import type { CallSpec, CallTracker, DisplacedRoutes, ResultHandlers, TrackedCall } from '../common.ts';
 import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `openai` majors tollgate patches. */
@@ -66,11 +62,10 @@ export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentat
       return exports;
     }
     try {
-      this.wrapMethod(targets.client, 'prepareOptions', (original) => wrapPrepareOptions(original as never) as AnyFunction);
-      if (typeof targets.client['request'] === 'function') this.wrapMethod(targets.client, 'request', (original) => wrapRequest(original, this.displacedRoutes()));
-      this.wrapMethod(targets.chat, 'create', (original) => this.wrapCreate(original, 'chat'));
-      if (targets.responses !== undefined) this.wrapMethod(targets.responses, 'create', (original) => this.wrapCreate(original, 'responses'));
-      if (targets.embeddings !== undefined) this.wrapMethod(targets.embeddings, 'create', (original) => this.wrapCreate(original, 'embeddings'));
+      this.wrapClient(targets.client);
+      this.wrapMethod(targets.chat, 'create', (original) => ownCreate(this.trackedCreate(original, 'chat')));
+      if (targets.responses !== undefined) this.wrapMethod(targets.responses, 'create', (original) => ownCreate(this.trackedCreate(original, 'responses')));
+      if (targets.embeddings !== undefined) this.wrapMethod(targets.embeddings, 'create', (original) => ownCreate(this.trackedCreate(original, 'embeddings')));
     } catch (error) {
       reportFault(`patching ${name}@${version ?? '?'}`, error);
     }
@@ -84,15 +79,14 @@ export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentat
   protected unpatch(exports: unknown): void {
     const targets = targetsOf(exports);
     if (targets === undefined) return;
-    this._unwrap(targets.client, 'prepareOptions');
-    if (typeof targets.client['request'] === 'function') this._unwrap(targets.client, 'request');
+    this.unwrapClient(targets.client);
     this._unwrap(targets.chat, 'create');
     if (targets.responses !== undefined) this._unwrap(targets.responses, 'create');
     if (targets.embeddings !== undefined) this._unwrap(targets.embeddings, 'create');
   }
 
   /** Requests that reach the client without the `create` wrapper (displaced by another instrumentation). */
-  private displacedRoutes(): DisplacedRoutes {
+  protected displacedRoutes(): DisplacedRoutes {
     const tracker = (): CallTracker => this.tracker;
     return {
       matches: (options) => options['method'] === 'post' && operationOfPath(options['path']) !== undefined,
@@ -110,19 +104,6 @@ export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentat
         if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
         return { call, handlers: handlersFor(op, call, body, hideUsageChunk) };
       },
-    };
-  }
-
-  private wrapCreate(original: AnyFunction, op: Operation): AnyFunction {
-    const tracked = this.trackedCreate(original, op);
-    return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
-      // Requests issued from here are this wrapper's (marked, or deliberately left alone): see wrapRequest.
-      enterCreate();
-      try {
-        return tracked.apply(this, args);
-      } finally {
-        leaveCreate();
-      }
     };
   }
 
