@@ -2,7 +2,8 @@
  * Worst-case pricing of a call before it is sent, in integer nano-USD, and the
  * cheap body inspections routing needs (tools, images).
  */
-import type { ModelPrice, Rates } from '../pricing/types.ts';
+import { ratesFor } from '../pricing/cost.ts';
+import type { ModelPrice } from '../pricing/types.ts';
 
 /** Rates in nano-USD per token (USD per million tokens x 1000). */
 export interface TokenRatesNanos {
@@ -17,7 +18,7 @@ export interface TokenRatesNanos {
  * Cache reads would only lower the cost, so the worst case ignores them.
  */
 export function worstRatesNanos(price: ModelPrice, inputTokens: number, cacheWrite: 'none' | '5m' | '1h'): TokenRatesNanos {
-  const r = tierFor(price, inputTokens);
+  const r = ratesFor(price, inputTokens);
   let input = r.input;
   if (cacheWrite === '5m') input = Math.max(input, r.cacheWrite ?? input);
   else if (cacheWrite === '1h') input = Math.max(input, r.cacheWrite1h ?? 2 * r.input, r.cacheWrite ?? input);
@@ -36,20 +37,6 @@ export function affordableOutputTokens(rates: TokenRatesNanos, inputTokens: numb
   if (left < 0) return -1;
   if (rates.output <= 0) return Number.MAX_SAFE_INTEGER;
   return Math.floor(left / rates.output);
-}
-
-function tierFor(price: ModelPrice, inputTokens: number): Rates {
-  const tiers = price.tiers;
-  if (tiers === undefined) return price;
-  let chosen: Rates = price;
-  let threshold = -1;
-  for (const t of tiers) {
-    if (inputTokens > t.aboveInputTokens && t.aboveInputTokens > threshold) {
-      chosen = t;
-      threshold = t.aboveInputTokens;
-    }
-  }
-  return chosen;
 }
 
 function safe(rate: number): number {
