@@ -4,18 +4,12 @@
  * already resolved, so every model has exactly one current price.
  */
 import type { MatchRule } from './match.ts';
-import type { PriceTier } from './types.ts';
+import type { PriceTier, Rates } from './types.ts';
 
 /** One model of the compiled data. */
-export interface PriceDataModel {
+export interface PriceDataModel extends Rates {
   readonly id: string;
   readonly match: MatchRule;
-  readonly input: number;
-  readonly output: number;
-  readonly cacheRead?: number;
-  readonly cacheWrite?: number;
-  readonly cacheWrite1h?: number;
-  readonly reasoning?: number;
   readonly batchDiscount?: number;
   readonly tiers?: readonly PriceTier[];
   readonly maxOutputTokens?: number;
