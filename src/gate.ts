@@ -52,6 +52,12 @@ export interface CallOutcome {
 
 export interface CallGate {
   admit(call: CallDescription): Promise<GateDecision>;
+  /**
+   * Optional fast path: the decision when it needs no I/O and no estimate (e.g. an agent with no
+   * limit, no guard and no route), else undefined and the instrumentation awaits `admit`. Must
+   * return what `admit` would; the call is then settled through `complete` / `abort` as usual.
+   */
+  decideNow?(call: CallDescription): GateDecision | undefined;
   complete(ticket: unknown, outcome: CallOutcome): void;
   abort(ticket: unknown): void;
 }

@@ -309,7 +309,8 @@ export class TrackedCall {
    * attempt it asks the gate; a rewrite replaces `options.body` with a rewritten copy (the
    * caller's body is never touched); a block throws (rejects with) the decision's error so the
    * SDK's own promise rejects and nothing is sent. Later attempts count retries and re-apply the
-   * rewrite. Returns undefined when it decided synchronously (no gate, or a retry).
+   * rewrite. Returns undefined when it decided synchronously (no gate, the gate's `decideNow`
+   * fast path, or a retry).
    */
   beforeAttempt(options: { body?: unknown }): Promise<void> | undefined {
     this.attempts++;
@@ -324,9 +325,22 @@ export class TrackedCall {
       this.apply(ALLOW, options);
       return undefined;
     }
+    const description = this.describe(options.body);
+    if (gate.decideNow !== undefined) {
+      let now: GateDecision | undefined;
+      try {
+        now = gate.decideNow(description);
+      } catch (error) {
+        reportFault('gate.decideNow', error);
+      }
+      if (now !== undefined) {
+        this.apply(now, options);
+        return undefined;
+      }
+    }
     let admitted: Promise<GateDecision>;
     try {
-      admitted = gate.admit(this.describe(options.body));
+      admitted = gate.admit(description);
     } catch (error) {
       admitted = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }

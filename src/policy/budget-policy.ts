@@ -42,6 +42,9 @@ import { WindowClock } from './windows.ts';
 /** Output ceiling assumed (and set on the call) when neither the call, the config nor the price table gives one. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
+/** What an unconstrained call gets (see BudgetPolicy.decideNow): no ticket, nothing to settle. */
+const ALLOW: GateDecision = Object.freeze({ action: 'allow' });
+
 /**
  * Counts input tokens of a request body (src/tokens createInputEstimator). `upperBound` must
  * be fast and never below `count`; `format` is the body's shape.
@@ -131,6 +134,8 @@ interface AgentState {
   generation: number;
   blockedUntil: number;
   blockedScope: string | null;
+  /** No cap, guard, ceiling or scope applies to the agent in this window (tasks aside): see decideNow. */
+  unconstrained: boolean;
 }
 
 interface Ticket {
@@ -216,10 +221,31 @@ export class BudgetPolicy implements CallGate {
     });
   }
 
+  /**
+   * The decision for a call that nothing constrains, without an estimate or a ledger round trip:
+   * its agent has no cap, guard or output ceiling, no config scope covers it, no task cap applies,
+   * nothing routes, and the call's output ceiling needs no default (it sets one, or the model
+   * states its limit). Undefined otherwise: ask `admit`. What `admit` decides for such a call.
+   */
+  decideNow(call: CallDescription): GateDecision | undefined {
+    try {
+      if (this.#hasRouting) return undefined;
+      const agent = call.agent ?? this.#config.agent;
+      const st = this.#agentState(agent, this.#now());
+      if (!st.unconstrained || (call.task !== undefined && st.limits.taskUsd !== undefined)) return undefined;
+      if (call.maxTokens !== undefined && this.#config.unknownModel !== 'block') return ALLOW;
+      const lookup = this.#prices.lookup(call.model, call.provider);
+      if (lookup.source === 'fallback') return undefined;
+      return call.maxTokens !== undefined || lookup.price.maxOutputTokens !== undefined || call.operation === 'embeddings' ? ALLOW : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Decides what happens to a call before it is sent. Never rejects: a fault in tollgate lets the call go. */
   async admit(call: CallDescription): Promise<GateDecision> {
     try {
-      return await this.#admit(call);
+      return this.decideNow(call) ?? (await this.#admit(call));
     } catch (err) {
       this.#warnOnce('admit', 'tollgate: budget policy failed; the call goes through unchecked', err);
       return { action: 'allow' };
@@ -801,6 +827,7 @@ export class BudgetPolicy implements CallGate {
         generation: -1,
         blockedUntil: 0,
         blockedScope: null,
+        unconstrained: false,
       };
       if (this.#agents.size >= this.#maxAgents) {
         const oldest = this.#agents.keys().next();
@@ -825,6 +852,7 @@ export class BudgetPolicy implements CallGate {
       st.scopes = scopes;
       st.util = new Float64Array(scopes.length);
       st.utilAttrs = scopes.map((s) => ({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_BUDGET_SCOPE]: s.scope }));
+      st.unconstrained = scopes.length === 0 && l.maxTokens === undefined && l.maxAttemptsPerTask === undefined && l.rateUsdPerMinute === undefined;
       st.generation = this.#windows.generation;
     }
     return st;

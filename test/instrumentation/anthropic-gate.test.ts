@@ -144,3 +144,54 @@ for (const { pkg } of SDKS) {
     });
   });
 }
+
+void describe("a gate's synchronous decideNow", () => {
+  const pkg = SDKS[SDKS.length - 1]!.pkg;
+  const params = () => ({ model: MODEL, max_tokens: 100, messages: [userMessage('Hello there')] });
+
+  void it('its decision is applied without awaiting admit: a rewrite reaches the provider and the ticket is settled', async () => {
+    const { gate, seen } = fakeGate({ action: 'block', error: budgetError() });
+    const decided: CallDescription[] = [];
+    h.gate.current = {
+      ...gate,
+      decideNow(call) {
+        decided.push(call);
+        return { action: 'rewrite', model: CHEAP, reason: 'fast path', ticket: 'now-1' };
+      },
+    };
+    const message = await h.client(pkg).messages.create(params());
+    assert.equal(message.model, CHEAP);
+    assert.equal(seen.admitted.length, 0, 'admit is not asked when decideNow decided');
+    assert.equal(decided.length, 1);
+    assert.equal(decided[0]?.model, MODEL);
+    assert.equal((h.server.requests[0]?.body as Record<string, unknown>)['model'], CHEAP);
+    const span = await onlySpan(h);
+    assert.equal(span.attributes['tollgate.policy.action'], 'rewrite');
+    assert.equal(span.attributes['tollgate.policy.reason'], 'fast path');
+    assert.equal(seen.completed.length, 1);
+    assert.equal(seen.completed[0]?.[0], 'now-1');
+  });
+
+  void it('a block from decideNow sends nothing and rejects with its error', async () => {
+    const { gate } = fakeGate({ action: 'allow' });
+    const error = budgetError();
+    h.gate.current = { ...gate, decideNow: () => ({ action: 'block', error }) };
+    assert.equal(await rejection(h.client(pkg).messages.create(params())), error);
+    assert.equal(h.server.requests.length, 0);
+    const span = await onlySpan(h);
+    assert.equal(span.attributes['error.type'], 'tollgate.budget_exceeded');
+  });
+
+  void it('undefined, or a throw, from decideNow falls back to admit', async () => {
+    for (const decideNow of [() => undefined, () => { throw new Error('policy bug'); }]) {
+      h.reset();
+      const { gate, seen } = fakeGate({ action: 'allow', ticket: 'slow-1' });
+      h.gate.current = { ...gate, decideNow };
+      const message = await h.client(pkg).messages.create(params());
+      assert.equal(message.model, MODEL);
+      assert.equal(seen.admitted.length, 1);
+      assert.equal(h.server.requests.length, 1);
+      assert.deepEqual(seen.completed.map(([t]) => t), ['slow-1']);
+    }
+  });
+});

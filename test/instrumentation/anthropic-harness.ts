@@ -73,6 +73,9 @@ export async function startHarness(config: AnthropicInstrumentationConfig = {}):
     admit(call) {
       return this.current.admit(call);
     },
+    decideNow(call) {
+      return this.current.decideNow?.(call);
+    },
     complete(ticket, outcome) {
       this.current.complete(ticket, outcome);
     },
