@@ -37,6 +37,8 @@
 //     instrumentation sets, then `end`. No content, no stream handling, no `.asResponse()` care,
 //     no budget hook. What any instrumentation with an active span pays here at least.
 //   - tollgate+policy (informational): what `startTollgate` wires with no limit configured.
+//   - bare+usage (loopback streams, diagnostic): the bare SDK with `stream_options.include_usage`
+//     set by the caller: what the usage chunk tollgate asks for costs by itself.
 //   - shared: AsyncLocalStorageContextManager (as NodeSDK), one MeterProvider per section with a
 //     PeriodicExportingMetricReader (no-op exporter, 60 s interval, NodeSDK's default), one
 //     resource.
@@ -302,19 +304,20 @@ const agentTurn = [
   { role: 'tool', tool_call_id: 'call_2', content: 'South Atlantic Ocean, near the Southern Ocean.' },
 ];
 
-async function oneCall(client: BenchClient, messages: readonly object[], stream: boolean): Promise<void> {
+async function oneCall(client: BenchClient, messages: readonly object[], stream: boolean, askUsage = false): Promise<void> {
   if (!stream) {
     await client.chat.completions.create({ model: 'gpt-4o-mini', messages });
     return;
   }
   // No stream_options, as most callers: tollgate then asks for usage and hides the usage-only
   // chunk (its costlier path); the canned SSE carries the usage chunk for both.
-  const s = (await client.chat.completions.create({ model: 'gpt-4o-mini', messages, stream: true })) as AsyncIterable<unknown>;
+  const body = askUsage ? { model: 'gpt-4o-mini', messages, stream: true, stream_options: { include_usage: true } } : { model: 'gpt-4o-mini', messages, stream: true };
+  const s = (await client.chat.completions.create(body)) as AsyncIterable<unknown>;
   for await (const _ of s) void _;
 }
 
-type Mode = 'bare A' | 'tollgate' | 'bare B' | 'official' | 'official+logs' | 'tollgate instr' | 'hand-made span' | 'tollgate+policy';
-const ALL_MODES: Mode[] = ['bare A', 'tollgate', 'bare B', 'official', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy'];
+type Mode = 'bare A' | 'tollgate' | 'bare B' | 'official' | 'official+logs' | 'tollgate instr' | 'hand-made span' | 'tollgate+policy' | 'bare+usage';
+const ALL_MODES: Mode[] = ['bare A', 'tollgate', 'bare B', 'official', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy', 'bare+usage'];
 // BENCH_MODES=tollgate (comma list) runs only those modes, e.g. under `node --cpu-prof`.
 const MODES: Mode[] = process.env['BENCH_MODES'] === undefined ? ALL_MODES : ALL_MODES.filter((m) => process.env['BENCH_MODES']?.split(',').includes(m));
 
@@ -353,7 +356,7 @@ async function batch(section: Section, mode: Mode, stream: boolean, samples: num
     const cpu0 = process.cpuUsage();
     for (let i = 0; i < section.batch; i++) {
       const t0 = process.hrtime.bigint();
-      await oneCall(section.client, section.messages, stream);
+      await oneCall(section.client, section.messages, stream, mode === 'bare+usage');
       samples.push(Number(process.hrtime.bigint() - t0) / 1000);
     }
     // As deployed, serialising and sending what the calls produced is part of their CPU.
@@ -381,9 +384,10 @@ function p50(xs: number[]): number {
 
 async function run(section: Section, stream: boolean): Promise<void> {
   use(section.pipelines);
-  // The hand-made reference has no stream handling.
-  const modes = section.modes.filter((m) => MODES.includes(m) && !(stream && m === 'hand-made span'));
-  const expected = section.modes.filter((m) => !(stream && m === 'hand-made span'));
+  // The hand-made reference has no stream handling; `bare+usage` only differs from bare on streams.
+  const applies = (m: Mode) => !(stream && m === 'hand-made span') && !(!stream && m === 'bare+usage');
+  const modes = section.modes.filter((m) => MODES.includes(m) && applies(m));
+  const expected = section.modes.filter(applies);
   const samples = new Map<Mode, number[]>(modes.map((m) => [m, []]));
   const cpu = new Map<Mode, Cpu>(modes.map((m) => [m, { micros: 0, calls: 0 }]));
   const cpuRounds = new Map<Mode, number[]>(modes.map((m) => [m, []])); // CPU micros of each round's batch
@@ -449,6 +453,10 @@ async function run(section: Section, stream: boolean): Promise<void> {
   console.log(`tollgate${vs}: ${ratio('tollgate')} (target <= 0.50x)`);
   if (modes.includes('tollgate instr')) console.log(`tollgate instr${vs}: ${ratio('tollgate instr')} (span + pricing, no processor)`);
   if (modes.includes('hand-made span')) console.log(`hand-made span${vs}: ${ratio('hand-made span')} (the floor of an active priced span)`);
+  if (modes.includes('bare+usage')) {
+    const u = stat('bare+usage');
+    console.log(`bare+usage: the bare SDK asking for the usage chunk itself adds ${(u.p50 - bare.p50).toFixed(1)} us p50, ${(u.cpu - bare.cpu).toFixed(1)} us CPU (part of tollgate's rows)`);
+  }
   if (section.officialMode === 'official' && modes.includes('official+logs')) {
     const ol = stat('official+logs');
     const t = stat('tollgate');
@@ -515,7 +523,7 @@ try {
       client: memoryClient,
       pipelines: p,
       messages: singleMessage,
-      modes: ALL_MODES,
+      modes: ALL_MODES.filter((m) => m !== 'bare+usage'), // the canned SSE carries the usage chunk either way
       officialMode: 'official',
       rounds: ROUNDS,
       batch: BATCH,
@@ -557,7 +565,7 @@ try {
       client: new sdk.OpenAI({ apiKey: 'sk-bench', baseURL: `${standin.url}/v1`, maxRetries: 0 }),
       pipelines: p,
       messages: singleMessage,
-      modes: ['bare A', 'tollgate', 'bare B', 'official', 'tollgate instr', 'hand-made span'],
+      modes: ['bare A', 'tollgate', 'bare B', 'official', 'tollgate instr', 'hand-made span', 'bare+usage'],
       officialMode: 'official',
       rounds: SOCKET_ROUNDS,
       batch: SOCKET_BATCH,
