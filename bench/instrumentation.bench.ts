@@ -26,8 +26,8 @@
 //   - official: OpenAIInstrumentation from @opentelemetry/instrumentation-openai (defaults: no
 //     content capture) + a TracerProvider with [BatchSpanProcessor] + its gen_ai.client.*
 //     histograms (3 records a call) on the shared MeterProvider. Its per-message log events go to
-//     a no-op LoggerProvider (the cheapest case for it); `official+logs` gives them a real
-//     LoggerProvider with a BatchLogRecordProcessor, as NodeSDK does by default.
+//     a no-op LoggerProvider (the cheapest case for it); `official+logs` (a second instance) gives
+//     them a real LoggerProvider with a BatchLogRecordProcessor, as NodeSDK does by default.
 //   - tollgate instr (diagnostic): tollgate's instrumentation on a provider without the
 //     CostSpanProcessor: the priced span alone ("span + pricing"), no rollups, no metrics.
 //   - hand-made span (reference floor, non-streaming only): the smallest wrapper that gives a
@@ -42,8 +42,10 @@
 //   - shared: AsyncLocalStorageContextManager (as NodeSDK), one MeterProvider per section with a
 //     PeriodicExportingMetricReader (no-op exporter, 60 s interval, NodeSDK's default), one
 //     resource.
-// - Both patch the same prototypes, so each mode patches before its batch and unpatches after.
-//   Modes alternate in rounds (order rotated each round). Between batches: span/log flush (inside
+// - Each mode runs its own copy of the SDK (loaded afresh), patched once at start as in a service:
+//   no mode pays for V8 re-optimising SDK code that patching and unpatching a shared copy between
+//   batches invalidates (which cost tollgate, with four patch points, most). Every batch checks
+//   that its mode's provider ended one span per call. Modes alternate in rounds (order rotated each round). Between batches: span/log flush (inside
 //   the CPU window in section 2, outside it otherwise) and a GC (outside the measured window), so
 //   no mode pays for another's garbage or queue.
 // - Streams are requested without stream_options (as most callers do): tollgate then adds
@@ -56,11 +58,13 @@
 //   Target (issue #2): tollgate (span + pricing, no budget) <= 0.5x the official.
 // - Env: BENCH_TRANSPORT=memory|export|socket (comma list; default all), BENCH_ONLY=plain|stream,
 //   BENCH_MODES (comma list), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 10 x 200),
-//   BENCH_SOCKET_ROUNDS / BENCH_SOCKET_BATCH (loopback, default 20 x 300). The whole file takes
+//   BENCH_SOCKET_ROUNDS / BENCH_SOCKET_BATCH (loopback, default 20 x 300), BENCH_WORDS (words of the
+//   canned in-memory streamed answer, default 3; the stand-in streams 13). The whole file takes
 //   about 2 min on 2 shared cores.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { dirname, sep } from 'node:path';
 import { context, SpanKind, SpanStatusCode, trace, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -71,7 +75,7 @@ import type { LogRecordExporter } from '@opentelemetry/sdk-logs';
 import { MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { OpenAIInstrumentation as OfficialInstrumentation } from '@opentelemetry/instrumentation-openai';
 import { OpenAIInstrumentation } from '../src/instrumentation/openai/index.ts';
 import { computeCost, defaultPriceTable } from '../src/pricing/index.ts';
@@ -91,6 +95,11 @@ const gc = (globalThis as { gc?: () => void }).gc;
 context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 const resource = resourceFromAttributes({ 'service.name': 'bench' });
 
+type Mode = 'bare A' | 'tollgate' | 'bare B' | 'official' | 'official+logs' | 'tollgate instr' | 'hand-made span' | 'tollgate+policy' | 'bare+usage';
+const ALL_MODES: Mode[] = ['bare A', 'tollgate', 'bare B', 'official', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy', 'bare+usage'];
+// BENCH_MODES=tollgate (comma list) runs only those modes, e.g. under `node --cpu-prof`.
+const MODES: Mode[] = process.env['BENCH_MODES'] === undefined ? ALL_MODES : ALL_MODES.filter((m) => process.env['BENCH_MODES']?.split(',').includes(m));
+
 const noopSpans: SpanExporter = { export: (_spans, done) => done({ code: 0 }), shutdown: () => Promise.resolve() };
 const noopLogs: LogRecordExporter = { export: (_logs, done) => done({ code: 0 }), forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
 const noopMetrics: PushMetricExporter = { export: (_m, done) => done({ code: 0 }), forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
@@ -104,8 +113,11 @@ interface Pipelines {
   readonly instrOnly: TracerProvider;
   readonly policyProvider: TracerProvider;
   readonly official: TracerProvider;
+  readonly officialLogs: TracerProvider;
   readonly hand: TracerProvider;
   readonly logs: LoggerProvider;
+  /** Spans ended per mode's provider, to check every instrumented mode really traced its calls. */
+  readonly ended: Map<TracerProvider, number>;
   readonly policy: BudgetPolicy;
   readonly flush: () => Promise<unknown>;
   readonly shutdown: () => Promise<unknown>;
@@ -115,6 +127,18 @@ interface Pipelines {
 async function pipelines(sink: string | undefined): Promise<Pipelines> {
   const spanExporter = (): SpanExporter => (sink === undefined ? noopSpans : new OTLPTraceExporter({ url: `${sink}/v1/traces` }));
   const batchSpans = () => new BatchSpanProcessor({ exporter: spanExporter(), maxQueueSize: 1 << 16 });
+  const ended = new Map<TracerProvider, number>();
+  // A TracerProvider with `processors` plus a count of its ended spans (one integer add a span).
+  const provider = (processors: SpanProcessor[]): TracerProvider => {
+    const counter: SpanProcessor = {
+      onStart: () => {},
+      onEnd: () => ended.set(tp, (ended.get(tp) ?? 0) + 1),
+      forceFlush: () => Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+    };
+    const tp: TracerProvider = new TracerProvider({ resource, spanProcessors: [...processors, counter] });
+    return tp;
+  };
   const meterProvider = new MeterProvider({
     resource,
     readers: [new PeriodicExportingMetricReader({ exporter: noopMetrics, exportIntervalMillis: 60_000 })],
@@ -124,21 +148,20 @@ async function pipelines(sink: string | undefined): Promise<Pipelines> {
   const policy = await createBudgetPolicy({ config: resolveConfig({ env: {} }), prices, meter });
   const p = {
     meterProvider,
-    tollgate: new TracerProvider({ resource, spanProcessors: [new CostSpanProcessor({ prices, meter }), batchSpans()] }),
-    instrOnly: new TracerProvider({ resource, spanProcessors: [batchSpans()] }),
-    policyProvider: new TracerProvider({
-      resource,
-      spanProcessors: [new CostSpanProcessor({ prices, meter, onTaskEnd: (task) => policy.observeCompletedTask(task) }), batchSpans()],
-    }),
-    official: new TracerProvider({ resource, spanProcessors: [batchSpans()] }),
-    hand: new TracerProvider({ resource, spanProcessors: [batchSpans()] }),
+    tollgate: provider([new CostSpanProcessor({ prices, meter }), batchSpans()]),
+    instrOnly: provider([batchSpans()]),
+    policyProvider: provider([new CostSpanProcessor({ prices, meter, onTaskEnd: (task) => policy.observeCompletedTask(task) }), batchSpans()]),
+    official: provider([batchSpans()]),
+    officialLogs: provider([batchSpans()]),
+    hand: provider([batchSpans()]),
+    ended,
     logs: new LoggerProvider({
       resource,
       processors: [new BatchLogRecordProcessor({ exporter: sink === undefined ? noopLogs : new OTLPLogExporter({ url: `${sink}/v1/logs` }), maxQueueSize: 1 << 16 })],
     }),
     policy,
   };
-  const traces = [p.tollgate, p.instrOnly, p.policyProvider, p.official, p.hand];
+  const traces = [p.tollgate, p.instrOnly, p.policyProvider, p.official, p.officialLogs, p.hand];
   return {
     ...p,
     flush: () => Promise.all([...traces.map((t) => t.forceFlush()), p.logs.forceFlush()]),
@@ -152,6 +175,7 @@ const tollgate = new OpenAIInstrumentation({ moduleNames: [SDK], prices, enabled
 const tollgateInstr = new OpenAIInstrumentation({ moduleNames: [SDK], prices, enabled: false });
 const tollgatePolicy = new OpenAIInstrumentation({ moduleNames: [SDK], prices, enabled: false });
 const official = new OfficialInstrumentation({ enabled: false });
+const officialLogs = new OfficialInstrumentation({ enabled: false });
 let handTracer: Tracer = trace.getTracer('unused');
 
 /** Points every mode at a section's providers. */
@@ -164,39 +188,67 @@ function use(p: Pipelines): void {
   official.setTracerProvider(p.official);
   official.setMeterProvider(p.meterProvider);
   official.setLoggerProvider(noopLoggerProvider as never);
+  officialLogs.setTracerProvider(p.officialLogs);
+  officialLogs.setMeterProvider(p.meterProvider);
+  officialLogs.setLoggerProvider(p.logs);
   handTracer = p.hand.getTracer('hand-made');
 }
-
-const sdk = require(SDK) as { OpenAI: new (o: object) => BenchClient; version?: string };
-const version = (require(`${SDK}/version`) as { VERSION: string }).VERSION;
 
 interface BenchClient {
   chat: { completions: { create(body: object): Promise<unknown> & { then: unknown } } };
 }
-
-/** Patches the SDK module with one instrumentation's own module definition (its version range allows 6.x). */
-function patcher(inst: { getModuleDefinitions(): { supportedVersions: string[]; patch?: (e: unknown, v?: string) => unknown; unpatch?: (e: unknown, v?: string) => void }[] }) {
-  const def = inst.getModuleDefinitions().find((d) => d.supportedVersions.some((r) => !r.startsWith('<4')));
-  if (def?.patch === undefined || def.unpatch === undefined) throw new Error('no module definition');
-  return { on: () => def.patch?.(sdk, version), off: () => def.unpatch?.(sdk, version) };
+interface Sdk {
+  OpenAI: (new (o: object) => BenchClient) & { Chat: { Completions: { prototype: { create: (this: unknown, ...a: unknown[]) => unknown } } } };
 }
-const tollgatePatch = patcher(tollgate as never);
-const tollgateInstrPatch = patcher(tollgateInstr as never);
-const tollgatePolicyPatch = patcher(tollgatePolicy as never);
-const officialPatch = patcher(official as never);
-// enable() patches the already-loaded SDK; undo it so every mode starts from the bare SDK.
-official.enable();
-tollgate.enable();
-tollgateInstr.enable();
-tollgatePolicy.enable();
-const completionsProto = (sdk.OpenAI as unknown as { Chat: { Completions: { prototype: { create: ((this: unknown, ...a: unknown[]) => unknown) & { __wrapped?: boolean } } } } }).Chat
-  .Completions.prototype;
-const isWrapped = () => completionsProto.create.__wrapped === true;
-while (isWrapped()) {
-  officialPatch.off();
-  tollgatePatch.off();
-  tollgateInstrPatch.off();
-  tollgatePolicyPatch.off();
+
+const sdkRoot = dirname(require.resolve(SDK)); // the package root: openai's CJS entry is its top-level index.js
+const version = (require(`${SDK}/version`) as { VERSION: string }).VERSION;
+
+/**
+ * A fresh copy of the SDK (its own classes and functions). Each mode patches its own copy once
+ * and never unpatches it: patching and unpatching one shared copy between batches made V8 drop
+ * the SDK's optimised code and its inline caches each time, a cost that grew with the number of
+ * patch points (tollgate patches four, the official instrumentation one) and that no deployed
+ * service pays (it patches once, at start).
+ */
+function freshSdk(): Sdk {
+  for (const key of Object.keys(require.cache)) if (key.startsWith(sdkRoot + sep)) delete require.cache[key];
+  return require(SDK) as Sdk;
+}
+
+/** Patches one SDK copy with an instrumentation's own module definition (its version range allows 6.x). */
+function patch(inst: unknown, exports: Sdk): void {
+  const defs = (inst as { getModuleDefinitions(): { supportedVersions: string[]; patch?: (e: unknown, v?: string) => unknown }[] }).getModuleDefinitions();
+  const def = defs.find((d) => d.supportedVersions.some((r) => !r.startsWith('<4')));
+  if (def?.patch === undefined) throw new Error('no module definition');
+  def.patch(exports, version);
+}
+
+const copies = new Map<Mode, Sdk>();
+for (const mode of ALL_MODES) copies.set(mode, freshSdk());
+const copy = (mode: Mode): Sdk => copies.get(mode) ?? assertNever(mode);
+patch(tollgate, copy('tollgate'));
+patch(tollgateInstr, copy('tollgate instr'));
+patch(tollgatePolicy, copy('tollgate+policy'));
+patch(official, copy('official'));
+patch(officialLogs, copy('official+logs'));
+{
+  const proto = copy('hand-made span').OpenAI.Chat.Completions.prototype;
+  proto.create = handMadeCreate(proto.create);
+}
+// The official instrumentation traces only while enabled (its wrappers check isEnabled()).
+// Enabled after every copy is loaded and patched: it hooks future requires only; the check below
+// proves no copy got a second patch or lost its own.
+for (const inst of [tollgate, tollgateInstr, tollgatePolicy, official, officialLogs]) inst.enable();
+for (const mode of ALL_MODES) {
+  const patched = (copy(mode).OpenAI.Chat.Completions.prototype.create as { __wrapped?: boolean }).__wrapped === true;
+  if (patched !== (mode === 'tollgate' || mode === 'tollgate instr' || mode === 'tollgate+policy' || mode === 'official' || mode === 'official+logs')) {
+    throw new Error(`bench set-up: the SDK copy of mode "${mode}" is ${patched ? '' : 'not '}patched`);
+  }
+}
+
+function assertNever(mode: Mode): never {
+  throw new Error(`no SDK copy for mode ${mode}`);
 }
 
 interface ChatResult {
@@ -280,7 +332,7 @@ const chunk = (choices: unknown[], usage: unknown = null) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini-2024-07-18', choices, usage })}\n\n`;
 const sse =
   chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]) +
-  ['Atlantic', ' Ocean', '.'].map((w) => chunk([{ index: 0, delta: { content: w }, finish_reason: null }])).join('') +
+  (process.env['BENCH_WORDS'] === undefined ? ['Atlantic', ' Ocean', '.'] : Array.from({ length: Number(process.env['BENCH_WORDS']) }, (_, i) => ` w${i}`)).map((w) => chunk([{ index: 0, delta: { content: w }, finish_reason: null }])).join('') +
   chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]) +
   chunk([], { prompt_tokens: 22, completion_tokens: 3, total_tokens: 25 }) +
   'data: [DONE]\n\n';
@@ -291,7 +343,11 @@ const inMemoryFetch = (_url: unknown, init?: { body?: unknown }): Promise<Respon
     new Response(stream ? sse : completion, { status: 200, headers: { 'content-type': stream ? 'text/event-stream' : 'application/json', 'x-request-id': 'req_bench' } }),
   );
 };
-const memoryClient = new sdk.OpenAI({ apiKey: 'sk-bench', baseURL: 'http://bench.invalid/v1', maxRetries: 0, fetch: inMemoryFetch });
+/** Each mode's client over its own SDK copy. */
+function clients(options: object): Map<Mode, BenchClient> {
+  return new Map(ALL_MODES.map((m) => [m, new (copy(m).OpenAI)({ apiKey: 'sk-bench', maxRetries: 0, ...options })]));
+}
+const memoryClients = clients({ baseURL: 'http://bench.invalid/v1', fetch: inMemoryFetch });
 /** One user message (section 1 and loopback). */
 const singleMessage = [{ role: 'user', content: 'Answer in up to 3 words: Which ocean contains Bouvet Island?' }];
 /** An agent turn (section 2): system prompt, the question, two tool calls and their results. */
@@ -316,11 +372,6 @@ async function oneCall(client: BenchClient, messages: readonly object[], stream:
   for await (const _ of s) void _;
 }
 
-type Mode = 'bare A' | 'tollgate' | 'bare B' | 'official' | 'official+logs' | 'tollgate instr' | 'hand-made span' | 'tollgate+policy' | 'bare+usage';
-const ALL_MODES: Mode[] = ['bare A', 'tollgate', 'bare B', 'official', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy', 'bare+usage'];
-// BENCH_MODES=tollgate (comma list) runs only those modes, e.g. under `node --cpu-prof`.
-const MODES: Mode[] = process.env['BENCH_MODES'] === undefined ? ALL_MODES : ALL_MODES.filter((m) => process.env['BENCH_MODES']?.split(',').includes(m));
-
 interface Cpu {
   micros: number;
   calls: number;
@@ -329,7 +380,8 @@ interface Cpu {
 /** One transport to measure over: its client, the modes it runs and how long. */
 interface Section {
   readonly title: string;
-  readonly client: BenchClient;
+  /** Each mode's client (over the mode's own SDK copy). */
+  readonly clients: ReadonlyMap<Mode, BenchClient>;
   readonly pipelines: Pipelines;
   readonly messages: readonly object[];
   readonly modes: readonly Mode[];
@@ -343,38 +395,49 @@ interface Section {
   readonly exportInCpu: boolean;
 }
 
+/** The provider a mode's spans go to (undefined for the bare modes). */
+function providerOf(p: Pipelines, mode: Mode): TracerProvider | undefined {
+  switch (mode) {
+    case 'tollgate':
+      return p.tollgate;
+    case 'tollgate instr':
+      return p.instrOnly;
+    case 'tollgate+policy':
+      return p.policyProvider;
+    case 'official':
+      return p.official;
+    case 'official+logs':
+      return p.officialLogs;
+    case 'hand-made span':
+      return p.hand;
+    default:
+      return undefined;
+  }
+}
+
 async function batch(section: Section, mode: Mode, stream: boolean, samples: number[], cpu: Cpu): Promise<void> {
   const p = section.pipelines;
-  const bareCreate = completionsProto.create;
-  if (mode === 'tollgate') tollgatePatch.on();
-  if (mode === 'tollgate instr') tollgateInstrPatch.on();
-  if (mode === 'tollgate+policy') tollgatePolicyPatch.on();
-  if (mode === 'official' || mode === 'official+logs') officialPatch.on();
-  if (mode === 'official+logs') official.setLoggerProvider(p.logs);
-  if (mode === 'hand-made span') completionsProto.create = handMadeCreate(bareCreate);
-  try {
-    const cpu0 = process.cpuUsage();
-    for (let i = 0; i < section.batch; i++) {
-      const t0 = process.hrtime.bigint();
-      await oneCall(section.client, section.messages, stream, mode === 'bare+usage');
-      samples.push(Number(process.hrtime.bigint() - t0) / 1000);
-    }
-    // As deployed, serialising and sending what the calls produced is part of their CPU.
-    if (section.exportInCpu) await p.flush();
-    const used = process.cpuUsage(cpu0);
-    cpu.micros += used.user + used.system;
-    cpu.calls += section.batch;
-  } finally {
-    if (mode === 'hand-made span') completionsProto.create = bareCreate;
-    if (mode === 'tollgate') tollgatePatch.off();
-    if (mode === 'tollgate instr') tollgateInstrPatch.off();
-    if (mode === 'tollgate+policy') tollgatePolicyPatch.off();
-    if (mode === 'official' || mode === 'official+logs') officialPatch.off();
-    if (mode === 'official+logs') official.setLoggerProvider(noopLoggerProvider as never);
+  const client = section.clients.get(mode);
+  if (client === undefined) throw new Error(`no client for mode ${mode}`);
+  const provider = providerOf(p, mode);
+  const endedBefore = provider === undefined ? 0 : (p.ended.get(provider) ?? 0);
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < section.batch; i++) {
+    const t0 = process.hrtime.bigint();
+    await oneCall(client, section.messages, stream, mode === 'bare+usage');
+    samples.push(Number(process.hrtime.bigint() - t0) / 1000);
   }
+  // As deployed, serialising and sending what the calls produced is part of their CPU.
+  if (section.exportInCpu) await p.flush();
+  const used = process.cpuUsage(cpu0);
+  cpu.micros += used.user + used.system;
+  cpu.calls += section.batch;
   // Export queued spans / logs and collect garbage between batches, outside the measured window.
   await p.flush();
   gc?.();
+  if (provider !== undefined && (p.ended.get(provider) ?? 0) - endedBefore < section.batch) {
+    throw new Error(`bench: mode "${mode}" ended ${(p.ended.get(provider) ?? 0) - endedBefore} spans for ${section.batch} calls: it is not tracing`);
+  }
 }
 
 function p50(xs: number[]): number {
@@ -403,7 +466,9 @@ async function run(section: Section, stream: boolean): Promise<void> {
       cpuRounds.get(m)?.push(c.micros - before);
     }
   }
-  if (modes.length < expected.length) return; // a partial run (profiling) has nothing to compare
+  // A partial run (BENCH_MODES, e.g. profiling) prints what it can: it needs both bare series.
+  if (!modes.includes('bare A') || !modes.includes('bare B')) return;
+  if (modes.length < expected.length) console.log(`\n(partial run: ${modes.join(', ')})`);
   const stat = (m: Mode) => {
     const c = cpu.get(m) ?? { micros: 0, calls: 1 };
     return { p50: p50(samples.get(m) ?? []), cpu: c.micros / c.calls };
@@ -444,20 +509,21 @@ async function run(section: Section, stream: boolean): Promise<void> {
   console.log(`A/A noise      |bare A - bare B| = ${noise.p50.toFixed(1)} us p50, ${noise.cpu.toFixed(1)} us CPU`);
   if (section.socket) console.log(`A/A floor      max(all, even, odd rounds) = ${floor.p50.toFixed(1)} us p50, ${floor.cpu.toFixed(1)} us CPU`);
   const kind = `${section.socket ? 'loopback ' : ''}${stream ? 'stream' : 'non-stream'}`;
+  const hasOfficial = modes.includes(section.officialMode);
   const o = stat(section.officialMode);
   const ratio = (m: Mode) => {
     const x = stat(m);
     return `p50 ${((x.p50 - bare.p50) / (o.p50 - bare.p50)).toFixed(2)}x, CPU ${((x.cpu - bare.cpu) / (o.cpu - bare.cpu)).toFixed(2)}x`;
   };
   const vs = `/${section.officialMode} added (${kind})`;
-  console.log(`tollgate${vs}: ${ratio('tollgate')} (target <= 0.50x)`);
-  if (modes.includes('tollgate instr')) console.log(`tollgate instr${vs}: ${ratio('tollgate instr')} (span + pricing, no processor)`);
-  if (modes.includes('hand-made span')) console.log(`hand-made span${vs}: ${ratio('hand-made span')} (the floor of an active priced span)`);
+  if (hasOfficial && modes.includes('tollgate')) console.log(`tollgate${vs}: ${ratio('tollgate')} (target <= 0.50x)`);
+  if (hasOfficial && modes.includes('tollgate instr')) console.log(`tollgate instr${vs}: ${ratio('tollgate instr')} (span + pricing, no processor)`);
+  if (hasOfficial && modes.includes('hand-made span')) console.log(`hand-made span${vs}: ${ratio('hand-made span')} (the floor of an active priced span)`);
   if (modes.includes('bare+usage')) {
     const u = stat('bare+usage');
     console.log(`bare+usage: the bare SDK asking for the usage chunk itself adds ${(u.p50 - bare.p50).toFixed(1)} us p50, ${(u.cpu - bare.cpu).toFixed(1)} us CPU (part of tollgate's rows)`);
   }
-  if (section.officialMode === 'official' && modes.includes('official+logs')) {
+  if (section.officialMode === 'official' && hasOfficial && modes.includes('official+logs') && modes.includes('tollgate')) {
     const ol = stat('official+logs');
     const t = stat('tollgate');
     console.log(
@@ -520,7 +586,7 @@ try {
     built.push(p);
     const section: Section = {
       title: 'in-memory fetch, no-op export',
-      client: memoryClient,
+      clients: memoryClients,
       pipelines: p,
       messages: singleMessage,
       modes: ALL_MODES.filter((m) => m !== 'bare+usage'), // the canned SSE carries the usage chunk either way
@@ -541,7 +607,7 @@ try {
     built.push(p);
     const section: Section = {
       title: 'in-memory fetch, OTLP export (as deployed)',
-      client: memoryClient,
+      clients: memoryClients,
       pipelines: p,
       messages: agentTurn,
       modes: ['bare A', 'tollgate', 'bare B', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy'],
@@ -562,7 +628,7 @@ try {
     built.push(p);
     const section: Section = {
       title: 'loopback HTTP to the stand-in server, no-op export',
-      client: new sdk.OpenAI({ apiKey: 'sk-bench', baseURL: `${standin.url}/v1`, maxRetries: 0 }),
+      clients: clients({ baseURL: `${standin.url}/v1` }),
       pipelines: p,
       messages: singleMessage,
       modes: ['bare A', 'tollgate', 'bare B', 'official', 'tollgate instr', 'hand-made span', 'bare+usage'],
