@@ -58,7 +58,7 @@
 //   ratios tollgate added / official added, tollgate instr / official and hand-made / official.
 //   Target (issue #2): tollgate (span + pricing, no budget) <= 0.5x the official.
 // - Env: BENCH_TRANSPORT=memory|export|socket (comma list; default all), BENCH_ONLY=plain|stream,
-//   BENCH_MODES (comma list), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 10 x 200),
+//   BENCH_MODES (comma list), BENCH_WORKER_FLAGS (node flags for the workers), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 10 x 200),
 //   BENCH_SOCKET_ROUNDS / BENCH_SOCKET_BATCH (loopback, default 20 x 300), BENCH_WORDS (words of the
 //   canned in-memory streamed answer, default 3; the stand-in streams 13). The whole file takes
 //   about 3 min on 2 shared cores (each section starts its workers afresh).
@@ -93,7 +93,9 @@ interface Worker {
 
 /** Starts a worker for `mode` and waits until it is ready. */
 async function startWorker(config: WorkerConfig): Promise<Worker> {
-  const child = spawn(process.execPath, ['--expose-gc', new URL('./instrumentation-worker.ts', import.meta.url).pathname], {
+  // BENCH_WORKER_FLAGS: extra node flags for the workers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const flags = (process.env['BENCH_WORKER_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
+  const child = spawn(process.execPath, ['--expose-gc', ...flags, new URL('./instrumentation-worker.ts', import.meta.url).pathname], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
   });
