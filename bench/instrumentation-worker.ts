@@ -22,6 +22,7 @@ import { OpenAIInstrumentation } from '../src/instrumentation/openai/index.ts';
 import { createBudgetPolicy } from '../src/policy/index.ts';
 import { computeCost, defaultPriceTable } from '../src/pricing/index.ts';
 import { CostSpanProcessor } from '../src/processor/index.ts';
+import { cannedFetch, cannedSse } from './canned.ts';
 
 /** What the parent asks of this worker (JSON in BENCH_WORKER). */
 export interface WorkerConfig {
@@ -210,30 +211,8 @@ function handMadeCreate(original: (this: unknown, ...a: unknown[]) => unknown, t
   };
 }
 
-// Canned provider answers for the in-memory `fetch`.
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Atlantic Ocean.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 22, completion_tokens: 3, total_tokens: 25, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
-});
-const chunk = (choices: unknown[], usage: unknown = null) =>
-  `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini-2024-07-18', choices, usage })}\n\n`;
-const words = config.words === undefined ? ['Atlantic', ' Ocean', '.'] : Array.from({ length: config.words }, (_, i) => ` w${i}`);
-const sse =
-  chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]) +
-  words.map((w) => chunk([{ index: 0, delta: { content: w }, finish_reason: null }])).join('') +
-  chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]) +
-  chunk([], { prompt_tokens: 22, completion_tokens: 3, total_tokens: 25 }) +
-  'data: [DONE]\n\n';
-const inMemoryFetch = (_url: unknown, init?: { body?: unknown }): Promise<Response> => {
-  const stream = typeof init?.body === 'string' && init.body.includes('"stream":true');
-  return Promise.resolve(
-    new Response(stream ? sse : completion, { status: 200, headers: { 'content-type': stream ? 'text/event-stream' : 'application/json', 'x-request-id': 'req_bench' } }),
-  );
-};
+const words = config.words === undefined ? undefined : Array.from({ length: config.words }, (_, i) => ` w${i}`);
+const inMemoryFetch = cannedFetch(cannedSse(words));
 
 const client = new sdk.OpenAI(
   config.standinUrl === undefined

@@ -24,6 +24,7 @@ import { MemoryLedger } from '../src/ledger/memory.ts';
 import { BudgetPolicy } from '../src/policy/index.ts';
 import { withAgent, withTask } from '../src/context.ts';
 import type { CallDescription } from '../src/gate.ts';
+import { cannedFetch } from './canned.ts';
 
 const require = createRequire(import.meta.url);
 const SDK = 'openai-v6';
@@ -51,16 +52,7 @@ const sdk = require(SDK) as { OpenAI: new (o: object) => BenchClient };
 interface BenchClient {
   chat: { completions: { create(body: object): Promise<unknown> } };
 }
-const completion = JSON.stringify({
-  id: 'chatcmpl-bench',
-  object: 'chat.completion',
-  created: 1,
-  model: 'gpt-4o-mini-2024-07-18',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'Atlantic Ocean.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 22, completion_tokens: 3, total_tokens: 25, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } },
-});
-const inMemoryFetch = (): Promise<Response> =>
-  Promise.resolve(new Response(completion, { status: 200, headers: { 'content-type': 'application/json', 'x-request-id': 'req_bench' } }));
+const inMemoryFetch = cannedFetch();
 const client = new sdk.OpenAI({ apiKey: 'sk-bench', baseURL: 'http://bench.invalid/v1', maxRetries: 0, fetch: inMemoryFetch });
 const messages = [{ role: 'user', content: 'Answer in up to 3 words: Which ocean contains Bouvet Island?' }];
 
