@@ -56,6 +56,7 @@ export interface CallGate {
    * Optional fast path: the decision when it needs no I/O and no estimate (e.g. an agent with no
    * limit, no guard and no route), else undefined and the instrumentation awaits `admit`. Must
    * return what `admit` would; the call is then settled through `complete` / `abort` as usual.
+   * The instrumentation asks it once per call, before `admit`.
    */
   decideNow?(call: CallDescription): GateDecision | undefined;
   complete(ticket: unknown, outcome: CallOutcome): void;

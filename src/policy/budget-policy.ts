@@ -225,7 +225,8 @@ export class BudgetPolicy implements CallGate {
    * The decision for a call that nothing constrains, without an estimate or a ledger round trip:
    * its agent has no cap, guard or output ceiling, no config scope covers it, no task cap applies,
    * nothing routes, and the call's output ceiling needs no default (it sets one, or the model
-   * states its limit). Undefined otherwise: ask `admit`. What `admit` decides for such a call.
+   * states its limit). Undefined otherwise: ask `admit`. What `admit` decides for such a call;
+   * the instrumentation asks this first, so `admit` does not ask it again.
    */
   decideNow(call: CallDescription): GateDecision | undefined {
     try {
@@ -245,7 +246,7 @@ export class BudgetPolicy implements CallGate {
   /** Decides what happens to a call before it is sent. Never rejects: a fault in tollgate lets the call go. */
   async admit(call: CallDescription): Promise<GateDecision> {
     try {
-      return this.decideNow(call) ?? (await this.#admit(call));
+      return await this.#admit(call);
     } catch (err) {
       this.#warnOnce('admit', 'tollgate: budget policy failed; the call goes through unchecked', err);
       return { action: 'allow' };
