@@ -145,6 +145,18 @@ interface ChatResult {
   usage: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number }; completion_tokens_details?: { reasoning_tokens?: number } };
 }
 
+const servers = new Map<string, { address: string; port: number }>();
+/** Address and port of a base URL, parsed once per URL (as an instrumentation caches it per client). */
+function serverOf(baseURL: string): { address: string; port: number } {
+  let s = servers.get(baseURL);
+  if (s === undefined) {
+    const url = new URL(baseURL);
+    s = { address: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)) };
+    servers.set(baseURL, s);
+  }
+  return s;
+}
+
 /**
  * The reference floor: the smallest wrapper that gives a priced span the way both
  * instrumentations do (active span, one `.then` that prices and sets the response, usage and
@@ -153,7 +165,7 @@ interface ChatResult {
 function handMadeCreate(original: (this: unknown, ...a: unknown[]) => unknown, tracer: Tracer) {
   return function handMade(this: unknown, ...args: unknown[]): unknown {
     const body = args[0] as { model: string; stream?: boolean };
-    const url = new URL((this as { _client?: { baseURL?: string } })._client?.baseURL ?? 'http://localhost');
+    const server = serverOf((this as { _client?: { baseURL?: string } })._client?.baseURL ?? 'http://localhost');
     const parent = context.active();
     const span = tracer.startSpan(
       `chat ${body.model}`,
@@ -164,8 +176,8 @@ function handMadeCreate(original: (this: unknown, ...a: unknown[]) => unknown, t
           'gen_ai.provider.name': 'openai',
           'gen_ai.request.model': body.model,
           'gen_ai.request.stream': body.stream === true,
-          'server.address': url.hostname,
-          'server.port': Number(url.port || 80),
+          'server.address': server.address,
+          'server.port': server.port,
         },
       },
       parent,
