@@ -9,8 +9,8 @@ import type { AgentLimits } from '../../src/config/index.ts';
 import type { CallDescription } from '../../src/gate.ts';
 import { call, harness, type HarnessOptions } from './helpers.ts';
 
-/** A harness whose policy always takes the full path: a route function that never routes disables the fast path. */
-function fullPath(o: HarnessOptions = {}) {
+/** A harness with a route function (one that never routes): routing is configured, so the fast path steps aside. */
+function routed(o: HarnessOptions = {}) {
   return harness({ ...o, policy: { ...o.policy, route: () => undefined } });
 }
 
@@ -46,8 +46,10 @@ void describe('BudgetPolicy.decideNow', () => {
     for (const [limitName, limits] of Object.entries(LIMITS)) {
       for (const [callName, c] of Object.entries(CALLS)) {
         const o: HarnessOptions = limits === undefined ? {} : { limits };
-        const fast = harness(o).policy.decideNow(c);
-        const full = await fullPath(o).policy.admit(c);
+        // `admit` is the full path (it does not consult decideNow).
+        const { policy } = harness(o);
+        const fast = policy.decideNow(c);
+        const full = await policy.admit(c);
         if (fast === undefined) {
           deferred++;
           continue;
@@ -82,7 +84,7 @@ void describe('BudgetPolicy.decideNow', () => {
   });
 
   void it('steps aside for routing, config scopes, per-agent limits and unknownModel: block', () => {
-    assert.equal(fullPath().policy.decideNow(CALLS['known model, max_tokens set']!), undefined);
+    assert.equal(routed().policy.decideNow(CALLS['known model, max_tokens set']!), undefined);
     const scoped = harness({ file: { scopes: [{ name: 'team', period: 'day', limitUsd: 10 }] } }).policy;
     assert.equal(scoped.decideNow(CALLS['known model, max_tokens set']!), undefined);
     const perAgent = harness({ file: { agents: { helper: { dailyUsd: 1 } } } }).policy;
