@@ -41,14 +41,20 @@
 //     set by the caller: what the usage chunk tollgate asks for costs by itself.
 //   - in every worker: AsyncLocalStorageContextManager (as NodeSDK), a MeterProvider with a
 //     PeriodicExportingMetricReader (no-op exporter, 60 s interval, NodeSDK's default), a resource.
-// - Each mode runs in its own worker process (bench/instrumentation-worker.ts), as a service runs
+// - Each mode runs in its own worker processes (bench/instrumentation-worker.ts), as a service runs
 //   it: the SDK loaded once, patched once by at most one instrumentation, one OTel pipeline. No
-//   mode shares a heap, a JIT state, inline caches or an HTTP pool with another. (Modes sharing one
-//   process, patched and unpatched between batches or each on its own SDK copy, distorted the
-//   loopback streaming rows by up to +150 us CPU for tollgate.) The parent runs one batch at a
-//   time, rotating the order each round; every batch checks its mode ended one span per call. Between batches: span/log flush (inside
-//   the CPU window in section 2, outside it otherwise) and a GC (outside the measured window), so
-//   no mode pays for another's garbage or queue.
+//   mode shares a heap, a JIT state, inline caches or an HTTP pool with another. (Modes sharing
+//   one process, patched and unpatched between batches or each on its own SDK copy, distorted the
+//   loopback streaming rows by up to +150 us CPU for tollgate.)
+// - Two processes per mode by default, a mode's rounds alternating between them: two processes
+//   running the same code sit apart (JIT decisions, heap layout, the core they land on) by more
+//   than the bare A/A shows, so each row pools both and the run prints the largest such process
+//   spread next to the A/A. The workers are pinned to one CPU, the parent and its service children
+//   to the others (see WORKER_CPU).
+// - The parent runs one batch at a time, rotating the order each round; every batch checks its
+//   mode ended one span per call. Between batches: span/log flush (inside the CPU window in
+//   section 2, outside it otherwise) and a GC (outside the measured window), so no mode pays for
+//   another's garbage or queue.
 // - Streams are requested without stream_options (as most callers do): tollgate then adds
 //   include_usage and hides the usage-only chunk, its costlier path.
 // - Loopback streams: tollgate's added include_usage makes the stand-in send one more chunk (the
@@ -58,18 +64,30 @@
 //   ratios tollgate added / official added, tollgate instr / official and hand-made / official.
 //   Target (issue #2): tollgate (span + pricing, no budget) <= 0.5x the official.
 // - Env: BENCH_TRANSPORT=memory|export|socket (comma list; default all), BENCH_ONLY=plain|stream,
-//   BENCH_MODES (comma list), BENCH_WORKER_FLAGS (node flags for the workers), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 10 x 200),
+//   BENCH_MODES (comma list), BENCH_WORKER_FLAGS (node flags for the workers), BENCH_PROCS (worker
+//   processes per mode, default 2), BENCH_CPU (the workers' CPU, or off; default the last one),
+//   BENCH_DEBUG=1 (each process's p50 / CPU per call), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 12 x 200),
 //   BENCH_SOCKET_ROUNDS / BENCH_SOCKET_BATCH (loopback, default 20 x 300), BENCH_WORDS (words of the
 //   canned in-memory streamed answer, default 3; the stand-in streams 13). The whole file takes
 //   about 3 min on 2 shared cores (each section starts its workers afresh).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import type { BatchResult, WorkerConfig } from './instrumentation-worker.ts';
 
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 10);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 12);
+/** Worker processes per mode: one process's JIT and heap layout can sit ~10 us from another's running the same code. */
+const PROCS = Math.max(1, Number(process.env['BENCH_PROCS'] ?? 2));
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 200);
 const SOCKET_ROUNDS = Number(process.env['BENCH_SOCKET_ROUNDS'] ?? 20);
 const SOCKET_BATCH = Number(process.env['BENCH_SOCKET_BATCH'] ?? 300);
+/**
+ * The CPU the workers run on (taskset), with this process and its service children (stand-in,
+ * OTLP sink) kept on the others. Unpinned, two processes running the same code were up to 90 us
+ * p50 apart on this 2-core VM (the scheduler placing them on different cores); pinned, ~10-20 us.
+ * BENCH_CPU=off disables it; a number chooses the CPU; default: the last CPU, when taskset exists.
+ */
+const WORKER_CPU = workerCpu();
 const ONLY = process.env['BENCH_ONLY']; // 'stream' | 'plain' | undefined (both)
 const WORDS = process.env['BENCH_WORDS'] === undefined ? undefined : Number(process.env['BENCH_WORDS']);
 const SDK_LABEL = 'openai-v6@6.49.0';
@@ -95,7 +113,8 @@ interface Worker {
 async function startWorker(config: WorkerConfig): Promise<Worker> {
   // BENCH_WORKER_FLAGS: extra node flags for the workers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
   const flags = (process.env['BENCH_WORKER_FLAGS'] ?? '').split(' ').filter((f) => f !== '');
-  const child = spawn(process.execPath, ['--expose-gc', ...flags, new URL('./instrumentation-worker.ts', import.meta.url).pathname], {
+  const argv = ['--expose-gc', ...flags, new URL('./instrumentation-worker.ts', import.meta.url).pathname];
+  const child = spawn(WORKER_CPU === undefined ? process.execPath : 'taskset', WORKER_CPU === undefined ? argv : ['-c', String(WORKER_CPU), process.execPath, ...argv], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
   });
@@ -117,7 +136,8 @@ async function startWorker(config: WorkerConfig): Promise<Worker> {
 /** One transport to measure over: the modes it runs (a worker each) and how long. */
 interface Section {
   readonly title: string;
-  readonly workers: ReadonlyMap<Mode, Worker>;
+  /** Each mode's worker processes; a mode's batches rotate over them. */
+  readonly workers: ReadonlyMap<Mode, readonly Worker[]>;
   readonly messages: number;
   readonly modes: readonly Mode[];
   /** The official instrumentation as compared: `official` (no-op logger) or `official+logs` (NodeSDK's default). */
@@ -128,8 +148,10 @@ interface Section {
   readonly socket: boolean;
 }
 
-async function batch(section: Section, mode: Mode, stream: boolean, samples: number[], cpu: Cpu): Promise<void> {
-  const worker = section.workers.get(mode);
+/** Runs one batch of `mode` in its worker process number `proc` (modulo the mode's processes). */
+async function batch(section: Section, mode: Mode, proc: number, stream: boolean, samples: number[], cpu: Cpu): Promise<void> {
+  const ws = section.workers.get(mode);
+  const worker = ws?.[proc % ws.length];
   if (worker === undefined) throw new Error(`no worker for mode ${mode}`);
   const r = await worker.batch(section.batch, stream);
   for (const x of r.samples) samples.push(x);
@@ -151,16 +173,40 @@ async function run(section: Section, stream: boolean): Promise<void> {
   const cpu = new Map<Mode, Cpu>(modes.map((m) => [m, { micros: 0, calls: 0 }]));
   const cpuRounds = new Map<Mode, number[]>(modes.map((m) => [m, []])); // CPU micros of each round's batch
   // Warm-up: JIT, the price table, both instrumentations' code paths (and the keep-alive socket).
-  for (let w = 0; w < section.warmups; w++) for (const m of modes) await batch(section, m, stream, [], { micros: 0, calls: 0 });
+  for (let w = 0; w < section.warmups; w++) {
+    for (const m of modes) for (let p = 0; p < PROCS; p++) await batch(section, m, p, stream, [], { micros: 0, calls: 0 });
+  }
+  // Per process of each mode: its samples and CPU (for the process spread).
+  const perProc = new Map<Mode, { samples: number[]; cpu: Cpu }[]>(
+    modes.map((m) => [m, Array.from({ length: PROCS }, () => ({ samples: [] as number[], cpu: { micros: 0, calls: 0 } }))]),
+  );
   for (let r = 0; r < section.rounds; r++) {
-    // Rotate the order each round so no mode always follows the same neighbour.
+    // Rotate the order each round so no mode always follows the same neighbour; round r runs on process r % PROCS.
     for (let k = 0; k < modes.length; k++) {
       const m = modes[(k + r) % modes.length] as Mode;
       const c = cpu.get(m) ?? { micros: 0, calls: 0 };
       const before = c.micros;
-      await batch(section, m, stream, samples.get(m) ?? [], c);
+      const own = perProc.get(m)?.[r % PROCS];
+      const mine: number[] = [];
+      await batch(section, m, r, stream, mine, c);
+      for (const x of mine) samples.get(m)?.push(x);
+      if (own !== undefined) {
+        own.samples.push(...mine);
+        own.cpu.micros += c.micros - before;
+        own.cpu.calls += section.batch;
+      }
       cpuRounds.get(m)?.push(c.micros - before);
     }
+  }
+  // Process spread: the largest gap between two processes running the same mode (the same code).
+  const spread = { p50: 0, cpu: 0 };
+  for (const [m, procs] of perProc) {
+    if (process.env['BENCH_DEBUG'] !== undefined) console.log(`${m}: per process p50/CPU us`, procs.map((p) => `${p50(p.samples).toFixed(1)}/${(p.cpu.micros / p.cpu.calls).toFixed(1)}`).join(' '));
+    if (procs.length < 2 || procs.some((p) => p.samples.length === 0)) continue;
+    const p50s = procs.map((p) => p50(p.samples));
+    const cpus = procs.map((p) => p.cpu.micros / p.cpu.calls);
+    spread.p50 = Math.max(spread.p50, Math.max(...p50s) - Math.min(...p50s));
+    spread.cpu = Math.max(spread.cpu, Math.max(...cpus) - Math.min(...cpus));
   }
   // A partial run (BENCH_MODES, e.g. profiling) prints what it can: it needs both bare series.
   if (!modes.includes('bare A') || !modes.includes('bare B')) return;
@@ -197,13 +243,16 @@ async function run(section: Section, stream: boolean): Promise<void> {
       `${name.padEnd(15)}${f(s.p50)}  ${f(s.p50 - bare.p50)}${mark(s.p50 - bare.p50, floor.p50)} ${f(s.cpu)}  ${f(s.cpu - bare.cpu)}${mark(s.cpu - bare.cpu, floor.cpu)}`,
     );
   console.log(
-    `\n${section.title}: ${stream ? 'streaming' : 'non-streaming'} chat.completions.create, ${section.messages} message(s), ${SDK_LABEL}, ${section.rounds} rounds x ${section.batch} calls per mode`,
+    `\n${section.title}: ${stream ? 'streaming' : 'non-streaming'} chat.completions.create, ${section.messages} message(s), ${SDK_LABEL}, ${section.rounds} rounds x ${section.batch} calls per mode, ${PROCS} process(es) per mode`,
   );
   console.log('mode             p50 us   +p50 us    CPU us   +CPU us');
   console.log(`${'bare (A+B)/2'.padEnd(15)}${f(bare.p50)}            ${f(bare.cpu)}`);
   for (const m of modes) if (m !== 'bare A' && m !== 'bare B') row(m, stat(m));
   console.log(`A/A noise      |bare A - bare B| = ${noise.p50.toFixed(1)} us p50, ${noise.cpu.toFixed(1)} us CPU`);
   if (section.socket) console.log(`A/A floor      max(all, even, odd rounds) = ${floor.p50.toFixed(1)} us p50, ${floor.cpu.toFixed(1)} us CPU`);
+  if (PROCS > 1 && section.rounds >= PROCS) {
+    console.log(`process spread max over modes of |process 1 - process 2| (same code) = ${spread.p50.toFixed(1)} us p50, ${spread.cpu.toFixed(1)} us CPU`);
+  }
   const kind = `${section.socket ? 'loopback ' : ''}${stream ? 'stream' : 'non-stream'}`;
   const hasOfficial = modes.includes(section.officialMode);
   const o = stat(section.officialMode);
@@ -273,31 +322,53 @@ function startOtlpSinkChild(): Promise<{ url: string; child: ChildProcess }> {
   );
 }
 
-/** Starts one worker per mode that applies to the section (sequentially: start-up is CPU-heavy). */
-async function workers(modes: readonly Mode[], config: Omit<WorkerConfig, 'mode'>): Promise<Map<Mode, Worker>> {
-  const out = new Map<Mode, Worker>();
-  for (const mode of modes) if (MODES.includes(mode)) out.set(mode, await startWorker({ ...config, mode }));
+/** Starts PROCS workers per mode that applies to the section (sequentially: start-up is CPU-heavy). */
+async function workers(modes: readonly Mode[], config: Omit<WorkerConfig, 'mode'>): Promise<Map<Mode, Worker[]>> {
+  const out = new Map<Mode, Worker[]>();
+  for (const mode of modes) {
+    if (!MODES.includes(mode)) continue;
+    const ws: Worker[] = [];
+    for (let p = 0; p < PROCS; p++) ws.push(await startWorker({ ...config, mode }));
+    out.set(mode, ws);
+  }
   return out;
 }
 
+function workerCpu(): number | undefined {
+  const env = process.env['BENCH_CPU'];
+  const cpus = availableParallelism();
+  if (env === 'off' || cpus < 2 || spawnSync('taskset', ['-V']).status !== 0) return undefined;
+  const cpu = env === undefined ? cpus - 1 : Number(env);
+  if (!Number.isInteger(cpu) || cpu < 0 || cpu >= cpus) throw new Error(`BENCH_CPU: expected off or a CPU number in 0..${cpus - 1}, got "${env ?? ''}"`);
+  // This process and the children it starts (stand-in, sink) go to the other CPUs.
+  const others = Array.from({ length: cpus }, (_, i) => i).filter((i) => i !== cpu);
+  spawnSync('taskset', ['-a', '-p', '-c', others.join(','), String(process.pid)], { stdio: 'ignore' });
+  return cpu;
+}
+
+console.log(
+  WORKER_CPU === undefined
+    ? 'workers not pinned (BENCH_CPU=off, one CPU, or no taskset)'
+    : `workers pinned to CPU ${WORKER_CPU}; this process, the stand-in and the OTLP sink on the other CPUs (BENCH_CPU=off to disable)`,
+);
 const sections = new Set((process.env['BENCH_TRANSPORT'] ?? 'memory,export,socket').split(','));
 const children: ChildProcess[] = [];
 try {
   if (sections.has('memory')) {
     const modes = ALL_MODES.filter((m) => m !== 'bare+usage'); // the canned SSE carries the usage chunk either way
     const ws = await workers(modes, { messages: 'single', exportInCpu: false, ...(WORDS === undefined ? {} : { words: WORDS }) });
-    children.push(...[...ws.values()].map((w) => w.child));
+    children.push(...[...ws.values()].flat().map((w) => w.child));
     const section: Section = { title: 'in-memory fetch, no-op export', workers: ws, messages: 1, modes, officialMode: 'official', rounds: ROUNDS, batch: BATCH, warmups: 2, socket: false };
     if (ONLY !== 'stream') await run(section, false);
     if (ONLY !== 'plain') await run(section, true);
-    for (const w of ws.values()) w.child.disconnect();
+    for (const w of [...ws.values()].flat()) w.child.disconnect();
   }
   if (sections.has('export')) {
     const sink = await startOtlpSinkChild();
     children.push(sink.child);
     const modes: Mode[] = ['bare A', 'tollgate', 'bare B', 'official+logs', 'tollgate instr', 'hand-made span', 'tollgate+policy'];
     const ws = await workers(modes, { messages: 'agent', exportInCpu: true, sinkUrl: sink.url, ...(WORDS === undefined ? {} : { words: WORDS }) });
-    children.push(...[...ws.values()].map((w) => w.child));
+    children.push(...[...ws.values()].flat().map((w) => w.child));
     const section: Section = {
       title: 'in-memory fetch, OTLP export (as deployed)',
       workers: ws,
@@ -311,7 +382,7 @@ try {
     };
     if (ONLY !== 'stream') await run(section, false);
     if (ONLY !== 'plain') await run(section, true);
-    for (const w of ws.values()) w.child.disconnect();
+    for (const w of [...ws.values()].flat()) w.child.disconnect();
     sink.child.disconnect();
   }
   if (sections.has('socket')) {
@@ -319,7 +390,7 @@ try {
     children.push(standin.child);
     const modes: Mode[] = ['bare A', 'tollgate', 'bare B', 'official', 'tollgate instr', 'hand-made span', 'bare+usage'];
     const ws = await workers(modes, { messages: 'single', exportInCpu: false, standinUrl: standin.url });
-    children.push(...[...ws.values()].map((w) => w.child));
+    children.push(...[...ws.values()].flat().map((w) => w.child));
     const section: Section = {
       title: 'loopback HTTP to the stand-in server, no-op export',
       workers: ws,
