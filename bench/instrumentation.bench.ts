@@ -69,7 +69,7 @@
 //   BENCH_DEBUG=1 (each process's p50 / CPU per call), BENCH_ROUNDS / BENCH_BATCH (in-memory sections, default 12 x 200),
 //   BENCH_SOCKET_ROUNDS / BENCH_SOCKET_BATCH (loopback, default 20 x 300), BENCH_WORDS (words of the
 //   canned in-memory streamed answer, default 3; the stand-in streams 13). The whole file takes
-//   about 3 min on 2 shared cores (each section starts its workers afresh).
+//   about 4 min on 2 shared cores (each section starts its workers afresh).
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
