@@ -264,6 +264,13 @@ async function run(section: Section, stream: boolean): Promise<void> {
   if (hasOfficial && modes.includes('tollgate')) console.log(`tollgate${vs}: ${ratio('tollgate')} (target <= 0.50x)`);
   if (hasOfficial && modes.includes('tollgate instr')) console.log(`tollgate instr${vs}: ${ratio('tollgate instr')} (span + pricing, no processor)`);
   if (hasOfficial && modes.includes('hand-made span')) console.log(`hand-made span${vs}: ${ratio('hand-made span')} (the floor of an active priced span)`);
+  if (!section.socket && modes.includes('tollgate instr') && modes.includes('hand-made span')) {
+    const i = stat('tollgate instr');
+    const h = stat('hand-made span');
+    console.log(
+      `tollgate instr/hand-made span added: p50 ${((i.p50 - bare.p50) / (h.p50 - bare.p50)).toFixed(2)}x, CPU ${((i.cpu - bare.cpu) / (h.cpu - bare.cpu)).toFixed(2)}x (the instrumentation over the floor)`,
+    );
+  }
   if (modes.includes('bare+usage')) {
     const u = stat('bare+usage');
     console.log(`bare+usage: the bare SDK asking for the usage chunk itself adds ${(u.p50 - bare.p50).toFixed(1)} us p50, ${(u.cpu - bare.cpu).toFixed(1)} us CPU (part of tollgate's rows)`);
