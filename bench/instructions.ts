@@ -1,0 +1,82 @@
+// Machine instructions per call, counted by valgrind (callgrind), for the modes of
+// instrumentation.bench.ts: a measure of the work each instrumentation does that the noise of a
+// shared 2-core VM cannot move (timings there wander by 10-20 us between processes).
+//
+// `npm run bench:instructions` (opt-in: about 10 min; needs valgrind, `apt-get install valgrind`).
+//
+// - Each mode runs bench/instrumentation-worker.ts (in-memory `fetch`, no-op exporters, one user
+//   message, non-streaming chat.completions.create on openai 6) under
+//   `valgrind --tool=callgrind`, with V8 in `--single-threaded` mode so JIT compilation and GC run
+//   on the counted thread in a repeatable order.
+// - Instructions per call = (total of a run with batches of WARM and CALLS calls - total of a
+//   run with batches of WARM and 0 calls) / CALLS: start-up, module loading, the warm-up and the
+//   flush + GC the worker does after each batch cancel out.
+// - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
+// - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
+import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import type { BatchResult } from './instrumentation-worker.ts';
+
+const WARM = Number(process.env['BENCH_WARM'] ?? 300);
+const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
+const MODES = ['bare A', 'official', 'hand-made span', 'tollgate instr', 'tollgate', 'bare B'] as const;
+type Mode = (typeof MODES)[number];
+
+if (spawnSync('valgrind', ['--version']).status !== 0) {
+  console.error('bench:instructions needs valgrind on the PATH (Debian: apt-get install valgrind)');
+  process.exit(1);
+}
+
+/** Total instructions of one worker process that makes `batches` (a batch each) and exits. */
+async function totalInstructions(mode: Mode, batches: readonly number[]): Promise<number> {
+  const worker = new URL('./instrumentation-worker.ts', import.meta.url).pathname;
+  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--expose-gc', worker], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const next = () =>
+    new Promise<{ ready?: boolean; result?: BatchResult; error?: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { ready?: boolean; result?: BatchResult; error?: string }));
+      void exited.then((code) => reject(new Error(`worker ${mode} exited with ${String(code)}:\n${stderr.slice(-2000)}`)));
+    });
+  await next(); // ready
+  for (const n of batches) {
+    child.send({ batch: n, stream: false });
+    const m = await next();
+    if (m.error !== undefined) throw new Error(`worker ${mode}: ${m.error}`);
+  }
+  child.disconnect();
+  await exited;
+  // callgrind's summary line: "==pid== Collected : 1234"
+  const match = /Collected\s*:\s*(\d+)/.exec(stderr);
+  if (match?.[1] === undefined) throw new Error(`no callgrind summary for ${mode}:\n${stderr.slice(-2000)}`);
+  return Number(match[1]);
+}
+
+const perCall = new Map<Mode, number>();
+for (const mode of MODES) {
+  // An empty second batch, so both runs pay the same flushes and forced GCs between batches.
+  const base = await totalInstructions(mode, [WARM, 0]);
+  const full = await totalInstructions(mode, [WARM, CALLS]);
+  perCall.set(mode, (full - base) / CALLS);
+  console.error(`${mode}: ${((full - base) / CALLS / 1000).toFixed(1)}k instructions per call`);
+}
+
+const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
+const get = (m: Mode) => perCall.get(m) ?? NaN;
+const bare = (get('bare A') + get('bare B')) / 2;
+const official = get('official') - bare;
+console.log(`\ninstructions per call (callgrind, V8 --single-threaded), openai-v6 non-streaming, in-memory fetch, no-op export; ${WARM} warm-up + ${CALLS} counted calls`);
+console.log('mode              instr/call    added   /official added');
+console.log(`${'bare (A+B)/2'.padEnd(17)}${k(bare)}`);
+for (const m of MODES) {
+  if (m === 'bare A' || m === 'bare B') continue;
+  const added = get(m) - bare;
+  console.log(`${m.padEnd(17)}${k(get(m))}${k(added)}   ${(added / official).toFixed(2)}x`);
+}
+console.log(`A/A noise        |bare A - bare B| = ${k(Math.abs(get('bare A') - get('bare B'))).trim()} per call`);
+const hand = get('hand-made span') - bare;
+console.log(`tollgate instr over the hand-made floor: ${((get('tollgate instr') - bare) / hand).toFixed(2)}x; the floor over the official instrumentation: ${(hand / official).toFixed(2)}x`);
