@@ -13,8 +13,7 @@
 //   flush + GC the worker does after each batch cancel out.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
-import { spawn } from 'node:child_process';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import type { BatchResult } from './instrumentation-worker.ts';
 
 const WARM = Number(process.env['BENCH_WARM'] ?? 300);
