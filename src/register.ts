@@ -20,25 +20,48 @@ const tollgate: Tollgate = await startTollgate();
 await waitForAllMessagesAcknowledged();
 
 let exiting = false;
-async function flushAndExit(signal?: NodeJS.Signals): Promise<void> {
+/**
+ * Flushes spans, metrics and spend, at most `exitTimeoutMillis`, then lets the process
+ * end as it would have without tollgate: after `beforeExit` the loop simply drains; after
+ * a signal nobody else handles, the signal is raised again so the exit status is the
+ * signal's. An app with its own handler for the signal keeps control of when to exit.
+ */
+async function flushAtExit(signal?: NodeJS.Signals): Promise<void> {
   if (exiting) return;
   exiting = true;
-  try {
-    await tollgate.shutdown();
-  } catch (err) {
-    diag.warn('tollgate: shutdown failed', err);
+  const limit = tollgate.config.exitTimeoutMillis;
+  let timer: NodeJS.Timeout | undefined;
+  // Ref'd on purpose: it is what ends a flush stuck on an unreachable collector or ledger.
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limit)));
+  const flushed = tollgate.shutdown().then(
+    () => 'done' as const,
+    (err: unknown) => {
+      diag.warn('tollgate: shutdown failed', err);
+      return 'done' as const;
+    },
+  );
+  const outcome = await Promise.race([flushed, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    const message = `tollgate: the flush at exit did not finish within ${limit} ms (TOLLGATE_EXIT_TIMEOUT_MILLIS): the collector or ledger is unreachable; spans or spend not yet written are lost`;
+    diag.warn(message);
+    process.emitWarning(message, { code: 'TOLLGATE_EXIT_TIMEOUT' });
+    // emitWarning prints on the next tick; let it, before the process ends below.
+    await new Promise((resolve) => setImmediate(resolve));
   }
   if (signal !== undefined) {
-    // Re-raise with the default behaviour so the exit code stays what the signal means.
-    process.kill(process.pid, signal);
+    // The app's own handler, if any, decides; otherwise end as the signal would have.
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  } else if (outcome === 'late') {
+    // beforeExit: the app is done and only tollgate's stuck exports keep the loop alive.
+    process.exit();
   }
 }
 
 // beforeExit fires when the loop drains (not on process.exit): flush then, so short scripts export their spans.
-process.once('beforeExit', () => void flushAndExit());
+process.once('beforeExit', () => void flushAtExit());
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  // Only take over a signal nobody else handles: an app with its own handler keeps full control.
-  if (process.listenerCount(signal) === 0) process.once(signal, () => void flushAndExit(signal));
+  process.once(signal, () => void flushAtExit(signal));
 }
 
 export { tollgate };

@@ -32,6 +32,13 @@ export const CONFIG_DEFAULTS = Object.freeze({
   taskAuto: Object.freeze({ minTasks: 20, multiplier: 3, windowTasks: 200 }) as TaskAutoConfig,
   /** OTel's own default service name. */
   agent: 'unknown_service:node',
+  /**
+   * Bound on the flush at exit: long enough for a reachable collector and ledger (a few
+   * ms on a LAN), short enough that an unreachable one (the OTLP exporter retries for up
+   * to OTEL_EXPORTER_OTLP_TIMEOUT, 10 s) does not hold a finished script or a pod's
+   * shutdown.
+   */
+  exitTimeoutMillis: 1500,
 });
 
 /** Values set in code; each wins over every env var, attribute and file. */
@@ -113,6 +120,9 @@ export function resolveConfig(input: ResolveConfigInput): TollgateConfig {
     if (configPath !== undefined) file = readConfigFile(configPath, `${o.configPath !== undefined ? 'option configPath' : 'TOLLGATE_CONFIG'} ${configPath}`);
   }
 
+  let exitTimeoutMillis: number = CONFIG_DEFAULTS.exitTimeoutMillis;
+  if (isSet(env.TOLLGATE_EXIT_TIMEOUT_MILLIS)) exitTimeoutMillis = positiveInt(env.TOLLGATE_EXIT_TIMEOUT_MILLIS, 'TOLLGATE_EXIT_TIMEOUT_MILLIS', 'a whole number of milliseconds >= 1, e.g. 1500');
+
   // The process agent's own limits: resource attributes, then explicit options on top.
   const fromAttrs: Record<string, unknown> = {};
   const daily = attr(RES_BUDGET_DAILY_USD);
@@ -144,6 +154,7 @@ export function resolveConfig(input: ResolveConfigInput): TollgateConfig {
     maxTokensFloor: file?.maxTokensFloor ?? CONFIG_DEFAULTS.maxTokensFloor,
     scopes: Object.freeze([...(file?.scopes ?? [])]),
     taskAuto: Object.freeze({ ...CONFIG_DEFAULTS.taskAuto, ...(file?.taskAuto ?? {}) }),
+    exitTimeoutMillis,
   });
 }
 
@@ -221,8 +232,7 @@ function taskUsdValue(v: unknown, source: string): number | 'auto' {
   }
 }
 
-function positiveInt(v: unknown, source: string): number {
-  const expected = 'a whole number >= 1, e.g. 4096';
+function positiveInt(v: unknown, source: string, expected = 'a whole number >= 1, e.g. 4096'): number {
   const s = trimmed(v);
   const n = typeof s === 'number' ? s : typeof s === 'string' && /^\d+$/.test(s) ? Number(s) : NaN;
   if (Number.isSafeInteger(n) && n >= 1) return n;

@@ -100,4 +100,10 @@ export interface TollgateConfig {
   readonly maxTokensFloor: number;
   readonly scopes: readonly CustomScope[];
   readonly taskAuto: TaskAutoConfig;
+  /**
+   * Longest `tollgate/register` waits at process exit (beforeExit, SIGTERM, SIGINT) for
+   * spans, metrics and spend to be flushed before it lets the process go anyway
+   * (TOLLGATE_EXIT_TIMEOUT_MILLIS). @default 1500
+   */
+  readonly exitTimeoutMillis: number;
 }

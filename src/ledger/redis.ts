@@ -34,6 +34,7 @@ import { isIP } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
+import { detachFromEventLoop } from './redis-lifecycle.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 import type { BudgetScope, Ledger, Reservation, ReserveRequest, ReserveResult, ScopeSpend } from './types.ts';
 
@@ -168,7 +169,15 @@ export class RedisLedger implements Ledger {
       maxRetriesPerRequest: 0,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
       enableAutoPipelining: true,
+      // Connected below, once its sockets are kept from holding the process open.
+      lazyConnect: true,
+      // How long disconnect() lets a socket close gracefully before destroying it; ioredis's
+      // 2 s timer is ref'd and kept a process whose Redis was down alive for 2 s at exit.
+      disconnectTimeout: 200,
     });
+    // An idle connection must not keep the user's process alive (see redis-lifecycle.ts).
+    detachFromEventLoop(this.#client);
+    this.#client.connect().catch(() => {}); // failures surface through 'error' and the calls' timeouts
     this.#client.on('error', (err: Error) => {
       this.#lastError = err;
     });
@@ -498,8 +507,9 @@ export class RedisLedger implements Ledger {
       };
       this.#readyWaiters.add(done);
       this.#client.on('error', onError);
+      // Ref'd: the connection's socket is not (redis-lifecycle.ts), so this bounded wait is what
+      // keeps the process alive while a caller (or close) waits for Redis.
       const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-      timer.unref();
     });
   }
 
