@@ -57,7 +57,7 @@ export async function createLedger(spec: string, options: CreateLedgerOptions = 
       return new MemoryLedger(clock);
     case 'sqlite': {
       const { SqliteLedger } = await import('./sqlite.ts');
-      return new SqliteLedger(parsed.path, clock);
+      return new SqliteLedger(parsed.path, { ...clock, source: options.source ?? 'TOLLGATE_LEDGER' });
     }
     case 'redis': {
       const { RedisLedger } = await import('./redis.ts');

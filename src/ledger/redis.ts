@@ -35,7 +35,8 @@ import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
-import type { BudgetScope, Ledger, Reservation, ReserveRequest, ReserveResult, ScopeSpend } from './types.ts';
+import { boundedNanos, type BudgetScope, type Ledger, type Reservation, type ReserveRequest, type ReserveResult, type ScopeSpend } from './types.ts';
+import { WriteBuffer, type BufferedWrite } from './write-buffer.ts';
 
 /** Options of {@link RedisLedger}. */
 export interface RedisLedgerOptions {
@@ -83,16 +84,13 @@ export interface RedisLedgerOptions {
 }
 
 /** A settle / release / record waiting to be written (or being written). */
-interface Write {
+interface Write extends BufferedWrite {
   readonly numKeys: number;
-  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) flips to '1' after an ambiguous failure. */
+  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) from `retry` when sent. */
   readonly args: string[];
-  /** Spend at stake, reported if the write is ever dropped. */
-  readonly actualNanos: number;
 }
 
 const LOCAL_ID_MARK = '~';
-const FLUSH_BATCH = 256;
 const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'tollgate:not-sent'];
 
 /**
@@ -111,20 +109,14 @@ export class RedisLedger implements Ledger {
   readonly #grace: string;
   readonly #idle: string;
   readonly #keep: string;
-  readonly #maxBuffered: number;
-  readonly #retryInterval: number;
   readonly #closeWait: number;
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   #seq = 0;
-  readonly #pending: Write[] = [];
+  readonly #buffer: WriteBuffer<Write>;
   readonly #inflight = new Set<Promise<void>>();
-  #flushing: Promise<number> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
   #readyWaiters = new Set<() => void>();
   #warnedDown = false;
-  #droppedWrites = 0;
-  #droppedNanos = 0;
   #closed = false;
 
   constructor(options: RedisLedgerOptions) {
@@ -143,8 +135,8 @@ export class RedisLedger implements Ledger {
     this.#grace = String(positive('windowGraceMillis', options.windowGraceMillis, 3_600_000));
     this.#idle = String(positive('idleCounterTtlMillis', options.idleCounterTtlMillis, 604_800_000));
     this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, 86_400_000));
-    this.#maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
-    this.#retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
+    const maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
+    const retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
     this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);
     this.description = target.description;
     this.#tls = target.tls;
@@ -168,6 +160,15 @@ export class RedisLedger implements Ledger {
       maxRetriesPerRequest: 0,
       retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
       enableAutoPipelining: true,
+    });
+    this.#buffer = new WriteBuffer<Write>({
+      description: this.description,
+      maxWrites: maxBuffered,
+      retryMillis: retryInterval,
+      ready: () => this.#client.status === 'ready',
+      send: (w) => this.#send(w),
+      transient: isTransient,
+      mayHaveLanded: (err) => !wasNotSent(err),
     });
     this.#client.on('error', (err: Error) => {
       this.#lastError = err;
@@ -196,12 +197,12 @@ export class RedisLedger implements Ledger {
 
   /** Writes still buffered because Redis was away (0 in normal operation). */
   get pendingWrites(): number {
-    return this.#pending.length;
+    return this.#buffer.size;
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    const { scopes, amountNanos, ttlMillis } = request;
-    checkNanos('amountNanos', amountNanos);
+    const { scopes, ttlMillis } = request;
+    const amountNanos = boundedNanos(request.amountNanos);
     if (!(ttlMillis > 0) || !Number.isFinite(ttlMillis)) throw new RangeError(`tollgate: ttlMillis must be > 0, got ${ttlMillis}`);
     const id = this.#idPrefix + (++this.#seq).toString(36);
     const n = scopes.length;
@@ -226,7 +227,8 @@ export class RedisLedger implements Ledger {
     } catch (err) {
       if (!wasNotSent(err) && isTransient(err)) {
         // The script may have run with the reply lost: release that hold once Redis answers.
-        this.#enqueue(this.#settleWrite(scopes, id, amount, 0, true));
+        this.#buffer.add(this.#settleWrite(scopes, id, amount, 0, true));
+        this.#warnDown(err);
       }
       if (this.#failure === 'open' && isTransient(err)) {
         this.#warnDown(err);
@@ -236,7 +238,7 @@ export class RedisLedger implements Ledger {
           amountNanos,
           expiresAt: (this.#now ?? Date.now)() + Math.ceil(ttlMillis),
         };
-        return { ok: true, reservation, remainingNanos: scopes.map(() => null) };
+        return { ok: true, reservation, remainingNanos: scopes.map(() => null), unchecked: true };
       }
       throw this.#unavailable(err);
     }
@@ -253,7 +255,7 @@ export class RedisLedger implements Ledger {
   }
 
   settle(reservation: Reservation, actualNanos: number): Promise<void> {
-    checkNanos('actualNanos', actualNanos);
+    actualNanos = boundedNanos(actualNanos);
     const local = reservation.id.startsWith(LOCAL_ID_MARK);
     // A local reservation (open mode, Redis was away) never held anything in Redis: its cost is recorded.
     return this.#write(
@@ -267,7 +269,7 @@ export class RedisLedger implements Ledger {
   }
 
   record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
-    checkNanos('amountNanos', amountNanos);
+    amountNanos = boundedNanos(amountNanos);
     return this.#write(this.#settleWrite(scopes, '', '0', amountNanos, false));
   }
 
@@ -297,10 +299,7 @@ export class RedisLedger implements Ledger {
    * buffered (0 once Redis took them all; more when it is still away).
    */
   flush(): Promise<number> {
-    this.#flushing ??= this.#drain().finally(() => {
-      this.#flushing = undefined;
-    });
-    return this.#flushing;
+    return this.#buffer.flush();
   }
 
   /** Writes what is buffered (if Redis answers) and closes the connection. */
@@ -308,21 +307,14 @@ export class RedisLedger implements Ledger {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#inflight.size > 0) await Promise.allSettled(this.#inflight);
-    if (this.#pending.length > 0 && this.#client.status !== 'ready') {
+    if (this.#buffer.size > 0 && this.#client.status !== 'ready') {
       // Give a reconnection in progress a chance to take the buffered spend.
       await this.#waitReady(Date.now() + this.#closeWait, false).catch(() => {});
     }
-    if (this.#pending.length > 0 && this.#client.status === 'ready') await this.flush();
+    if (this.#buffer.size > 0 && this.#client.status === 'ready') await this.flush();
     // A flush started by the reconnection has already taken the writes out of the buffer.
-    if (this.#flushing !== undefined) await this.#flushing;
-    this.#stopRetry();
-    if (this.#pending.length > 0) {
-      const nanos = this.#pending.reduce((sum, w) => sum + w.actualNanos, 0);
-      diag.error(
-        `tollgate: ledger ${this.description} closed with ${this.#pending.length} writes not written (spend $${nanos / 1e9}): Redis was unreachable`,
-      );
-      this.#pending.length = 0;
-    }
+    await this.#buffer.settled();
+    this.#buffer.close();
     for (const wake of this.#readyWaiters) wake();
     try {
       await this.#client.quit();
@@ -351,17 +343,18 @@ export class RedisLedger implements Ledger {
     args[a++] = id;
     args[a++] = held;
     args[a++] = String(actualNanos);
-    args[a++] = retry ? '1' : '0';
+    args[a++] = '0';
     args[a++] = this.#grace;
     args[a++] = this.#idle;
     for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
-    return { numKeys: n * 3, args, actualNanos };
+    return { numKeys: n * 3, args, actualNanos, holdId: id, retry };
   }
 
   #write(w: Write): Promise<void> {
     // During a known outage, queue at once rather than wait out the timeout per write.
-    if (this.#closed || (this.#client.status !== 'ready' && this.#pending.length > 0)) {
-      this.#enqueue(w);
+    if (this.#closed || (this.#client.status !== 'ready' && this.#buffer.size > 0)) {
+      this.#buffer.add(w);
+      if (!this.#warnedDown) this.#warnDown(this.#lastError);
       return Promise.resolve();
     }
     // Tracked so close() waits for writes callers did not await (the policy settles fire-and-forget).
@@ -372,79 +365,23 @@ export class RedisLedger implements Ledger {
 
   async #writeNow(w: Write): Promise<void> {
     try {
-      w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+      this.#stamp(w);
       await this.#call(SETTLE, w.numKeys, w.args);
     } catch (err) {
-      if (!isTransient(err)) throw err;
-      if (!wasNotSent(err)) w.args[w.numKeys + 4] = '1';
-      this.#enqueue(w);
+      this.#buffer.failed(w, err);
+      if (!this.#warnedDown) this.#warnDown(this.#lastError ?? err);
     }
   }
 
   #send(w: Write): Promise<unknown> {
-    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+    this.#stamp(w);
     return this.#eval(SETTLE, w.numKeys, w.args);
   }
 
-  #enqueue(w: Write): void {
-    if (this.#pending.length >= this.#maxBuffered) {
-      const dropped = this.#pending.shift()!;
-      if (this.#droppedWrites === 0) {
-        diag.error(
-          `tollgate: ledger ${this.description} is unreachable and its write buffer is full (maxBufferedWrites=${this.#maxBuffered}): ` +
-            'dropping the oldest buffered spend; the counters in Redis will read low. Restore Redis or raise maxBufferedWrites.',
-        );
-      }
-      this.#droppedWrites++;
-      this.#droppedNanos += dropped.actualNanos;
-    }
-    this.#pending.push(w);
-    if (!this.#warnedDown) this.#warnDown(this.#lastError);
-    if (this.#retryTimer === undefined && !this.#closed) {
-      this.#retryTimer = setInterval(() => {
-        if (this.#client.status === 'ready') void this.flush();
-      }, this.#retryInterval);
-      this.#retryTimer.unref();
-    }
-  }
-
-  async #drain(): Promise<number> {
-    while (this.#pending.length > 0 && this.#client.status === 'ready') {
-      const batch = this.#pending.splice(0, FLUSH_BATCH);
-      const results = await Promise.allSettled(batch.map((w) => this.#send(w)));
-      const again: Write[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        const r = results[i]!;
-        if (r.status === 'fulfilled') continue;
-        const w = batch[i]!;
-        if (isTransient(r.reason)) {
-          if (!wasNotSent(r.reason)) w.args[w.numKeys + 4] = '1';
-          again.push(w);
-        } else {
-          diag.error(`tollgate: ledger ${this.description} refused a buffered write (spend $${w.actualNanos / 1e9} lost)`, r.reason);
-        }
-      }
-      if (again.length > 0) {
-        this.#pending.unshift(...again);
-        break;
-      }
-    }
-    if (this.#pending.length === 0) {
-      this.#stopRetry();
-      if (this.#droppedWrites > 0) {
-        diag.error(
-          `tollgate: ledger ${this.description} is back; ${this.#droppedWrites} buffered writes (spend $${this.#droppedNanos / 1e9}) were dropped while it was away`,
-        );
-        this.#droppedWrites = 0;
-        this.#droppedNanos = 0;
-      }
-    }
-    return this.#pending.length;
-  }
-
-  #stopRetry(): void {
-    if (this.#retryTimer !== undefined) clearInterval(this.#retryTimer);
-    this.#retryTimer = undefined;
+  /** Fills in the time and the retry flag of a write about to be sent. */
+  #stamp(w: Write): void {
+    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+    w.args[w.numKeys + 4] = w.retry ? '1' : '0';
   }
 
   /** Runs a script, waiting for the connection first if needed, all within commandTimeoutMillis. */
@@ -473,10 +410,10 @@ export class RedisLedger implements Ledger {
     }
     for (const wake of this.#readyWaiters) wake();
     if (this.#warnedDown) {
-      diag.info(`tollgate: ledger ${this.description} reachable again; writing ${this.#pending.length} buffered writes`);
+      diag.info(`tollgate: ledger ${this.description} reachable again; writing ${this.#buffer.size} buffered writes`);
       this.#warnedDown = false;
     }
-    if (this.#pending.length > 0) void this.flush();
+    if (this.#buffer.size > 0) void this.flush();
   }
 
   /** Resolves when the client is ready; rejects (not-sent) at the deadline, or at the first connection error when `failFast`. */
@@ -506,12 +443,14 @@ export class RedisLedger implements Ledger {
   #warnDown(err: unknown): void {
     if (this.#warnedDown) return;
     this.#warnedDown = true;
-    diag.warn(
+    const message =
       `tollgate: ledger ${this.description} unreachable (${reason(err ?? this.#lastError, this.#timeout, this.#tls)}); ` +
-        (this.#failure === 'open'
-          ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
-          : 'failure=closed: calls are blocked, settled spend is buffered until it is back'),
-    );
+      (this.#failure === 'open'
+        ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
+        : 'failure=closed: calls are blocked, settled spend is buffered until it is back');
+    diag.warn(message);
+    // Unchecked calls are a budget silently not enforced: say so on stderr even with no diag logger set.
+    if (this.#failure === 'open') process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_LEDGER_UNREACHABLE' });
   }
 
   #unavailable(err: unknown): LedgerUnavailableError {
@@ -552,10 +491,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new ConfigError(`RedisLedger ${name}`, value, 'a positive number of milliseconds / items');
   }
   return value;
-}
-
-function checkNanos(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`tollgate: ${name} must be a non-negative integer of nano-USD, got ${v}`);
 }
 
 function notSent(detail?: string): Error {
