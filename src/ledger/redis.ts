@@ -228,10 +228,9 @@ export class RedisLedger implements Ledger {
       if (!wasNotSent(err) && isTransient(err)) {
         // The script may have run with the reply lost: release that hold once Redis answers.
         this.#buffer.add(this.#settleWrite(scopes, id, amount, 0, true));
-        this.#warnDown(err);
       }
       if (this.#failure === 'open' && isTransient(err)) {
-        this.#warnDown(err);
+        this.#warnDown(wasNotSent(err) ? (this.#lastError ?? err) : err);
         const reservation: Reservation = {
           id: LOCAL_ID_MARK + id,
           scopes,

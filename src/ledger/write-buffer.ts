@@ -50,6 +50,8 @@ export class WriteBuffer<W extends BufferedWrite> {
   /** Hold ids with a buffered write: a second write for the same hold replaces nothing and is dropped. */
   readonly #holds = new Set<string>();
   #flushing: Promise<number> | undefined;
+  /** Writes taken out for a flush round and not yet answered. */
+  #sending = 0;
   #timer: NodeJS.Timeout | undefined;
   #droppedWrites = 0;
   #droppedNanos = 0;
@@ -59,9 +61,9 @@ export class WriteBuffer<W extends BufferedWrite> {
     this.#o = options;
   }
 
-  /** Writes waiting. */
+  /** Writes not yet written (waiting, or being sent by a flush). */
   get size(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#sending;
   }
 
   /** Spend (nano-USD) of the writes waiting. */
@@ -135,7 +137,9 @@ export class WriteBuffer<W extends BufferedWrite> {
     const batchSize = this.#o.batch ?? 256;
     while (this.#pending.length > 0 && this.#o.ready()) {
       const batch = this.#pending.splice(0, batchSize);
+      this.#sending = batch.length;
       const results = await Promise.allSettled(batch.map((w) => this.#o.send(w)));
+      this.#sending = 0;
       const again: W[] = [];
       for (let i = 0; i < batch.length; i++) {
         const r = results[i]!;
@@ -167,7 +171,7 @@ export class WriteBuffer<W extends BufferedWrite> {
         this.#droppedNanos = 0;
       }
     }
-    return this.#pending.length;
+    return this.size;
   }
 
   #stop(): void {
