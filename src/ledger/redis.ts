@@ -27,7 +27,7 @@
  *   name) against Node's trust store, which includes NODE_EXTRA_CA_CERTS, or
  *   against the `tls.ca` given; nothing here turns verification off.
  */
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -365,7 +365,8 @@ export class RedisLedger implements Ledger {
   async #writeNow(w: Write): Promise<void> {
     try {
       this.#stamp(w);
-      await this.#call(SETTLE, w.numKeys, w.args);
+      if (this.#client.status === 'ready') await this.#evalNow(SETTLE, w.numKeys, w.args);
+      else await this.#call(SETTLE, w.numKeys, w.args);
     } catch (err) {
       this.#buffer.failed(w, err);
       if (!this.#warnedDown) this.#warnDown(this.#lastError ?? err);
@@ -389,6 +390,22 @@ export class RedisLedger implements Ledger {
     const deadline = Date.now() + this.#timeout;
     await this.#waitReady(deadline, false);
     return withDeadline(this.#eval(s, numKeys, args), deadline);
+  }
+
+  /**
+   * EVALSHA written to the socket now, not at the next auto-pipeline round (a setImmediate
+   * away): a settle issued before the call's promise resolves is on the wire even when the
+   * caller's continuation calls process.exit() (issue #17, defect 8).
+   */
+  async #evalNow(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
+    const cmd = new Command('evalsha', [s.sha, numKeys, ...args], { replyEncoding: 'utf8' });
+    void this.#client.sendCommand(cmd);
+    try {
+      return await cmd.promise;
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.#client.eval(s.lua, numKeys, ...args);
+      throw err;
+    }
   }
 
   async #eval(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
