@@ -8,7 +8,13 @@
  *   server restarted, the call falls back to EVAL, which caches the script again.
  * - Keys are `<prefix>tollgate:{<agent>}:c|h|x:<counter key>`; the braces are a
  *   Redis Cluster hash tag, so all of one agent's counters live in one slot and a
- *   script may touch them together (one call's scopes must belong to one agent).
+ *   script may touch them together.
+ * - Redis Cluster (`redis+cluster://`) and Sentinel (`redis+sentinel://`) through ioredis.
+ *   On a cluster, a call charged to scopes of several hash tags (an agent and a shared
+ *   config scope, `{scope:<name>}`) is reserved one slot at a time, in request order, and
+ *   the slots already held are released when a later one has no room: every slot's check
+ *   is atomic, so no cap is ever overshot; a refused call may hold a shared scope's room for
+ *   one round trip. Settle / release write each slot separately, idempotently per hold.
  * - Window counters expire by themselves (PEXPIRE to resetAt + grace); task
  *   counters after `idleCounterTtlMillis` without writes. Holds live in a sorted
  *   set scored by expiry, purged inside the scripts, so the room held by a crashed
@@ -27,7 +33,7 @@
  *   name) against Node's trust store, which includes NODE_EXTRA_CA_CERTS, or
  *   against the `tls.ca` given; nothing here turns verification off.
  */
-import { Command, Redis } from 'ioredis';
+import { Cluster, Command, Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -100,7 +106,9 @@ const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'to
  */
 export class RedisLedger implements Ledger {
   readonly description: string;
-  readonly #client: Redis;
+  readonly #client: Redis | Cluster;
+  /** Scopes of different hash tags go to different slots (a cluster): see the module comment. */
+  readonly #cluster: boolean;
   readonly #tls: boolean;
   readonly #prefix: string;
   readonly #failure: 'closed' | 'open';
@@ -142,10 +150,8 @@ export class RedisLedger implements Ledger {
     this.#tls = target.tls;
     const tls = tlsOptions(target, options.tls);
 
-    this.#client = new Redis({
-      host: target.host,
-      port: target.port,
-      db: target.db,
+    const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), maxDelay);
+    const node = {
       ...(target.username === undefined ? {} : { username: target.username }),
       ...(target.password === undefined ? {} : { password: target.password }),
       ...(tls === undefined ? {} : { tls }),
@@ -158,9 +164,29 @@ export class RedisLedger implements Ledger {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
-      enableAutoPipelining: true,
-    });
+    };
+    this.#cluster = target.mode === 'cluster';
+    if (target.mode === 'cluster') {
+      this.#client = new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
+        redisOptions: node,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        scaleReads: 'master',
+        clusterRetryStrategy: retryStrategy,
+        // A reply of MOVED / ASK is followed (slots migrate); a node that is down is not waited for.
+        maxRedirections: 16,
+      });
+    } else {
+      this.#client = new Redis({
+        ...node,
+        db: target.db,
+        ...(target.mode === 'sentinel'
+          ? { sentinels: target.nodes.map((n) => ({ host: n.host, port: n.port })), name: target.masterName!, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: target.tls }
+          : { host: target.host, port: target.port }),
+        retryStrategy,
+        enableAutoPipelining: true,
+      });
+    }
     this.#buffer = new WriteBuffer<Write>({
       description: this.description,
       maxWrites: maxBuffered,
@@ -205,6 +231,27 @@ export class RedisLedger implements Ledger {
     const amountNanos = boundedNanos(request.amountNanos);
     if (!(ttlMillis > 0) || !Number.isFinite(ttlMillis)) throw new RangeError(`tollgate: ttlMillis must be > 0, got ${ttlMillis}`);
     const id = this.#idPrefix + (++this.#seq).toString(36);
+    const groups = this.#slots(scopes);
+    if (groups === undefined) return this.#reserveIn(scopes, amountNanos, ttlMillis, id);
+    // Several slots (a cluster): one at a time; give back what was held when one has no room.
+    const remaining = new Array<number | null>(scopes.length);
+    let expiresAt = 0;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const r = await this.#reserveIn(group.scopes, amountNanos, ttlMillis, id);
+      if (!r.ok || r.unchecked === true) {
+        for (let k = 0; k < g; k++) void this.#write(this.#settleWrite(groups[k]!.scopes, id, String(amountNanos), 0, false));
+        if (!r.ok) return r;
+        return { ...r, reservation: { ...r.reservation, scopes }, remainingNanos: scopes.map(() => null) };
+      }
+      group.index.forEach((at, i) => (remaining[at] = r.remainingNanos[i]!));
+      expiresAt = r.reservation.expiresAt;
+    }
+    return { ok: true, reservation: { id, scopes, amountNanos, expiresAt }, remainingNanos: remaining };
+  }
+
+  /** Reserves on scopes that share one slot (one script call). */
+  async #reserveIn(scopes: readonly BudgetScope[], amountNanos: number, ttlMillis: number, id: string): Promise<ReserveResult> {
     const n = scopes.length;
     const amount = String(amountNanos);
     const args = new Array<string>(n * 5 + 7);
@@ -257,22 +304,50 @@ export class RedisLedger implements Ledger {
     actualNanos = boundedNanos(actualNanos);
     const local = reservation.id.startsWith(LOCAL_ID_MARK);
     // A local reservation (open mode, Redis was away) never held anything in Redis: its cost is recorded.
-    return this.#write(
-      this.#settleWrite(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos, false),
-    );
+    return this.#writeEach(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos);
   }
 
   release(reservation: Reservation): Promise<void> {
     if (reservation.id.startsWith(LOCAL_ID_MARK)) return Promise.resolve();
-    return this.#write(this.#settleWrite(reservation.scopes, reservation.id, String(reservation.amountNanos), 0, false));
+    return this.#writeEach(reservation.scopes, reservation.id, String(reservation.amountNanos), 0);
   }
 
   record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
-    amountNanos = boundedNanos(amountNanos);
-    return this.#write(this.#settleWrite(scopes, '', '0', amountNanos, false));
+    return this.#writeEach(scopes, '', '0', boundedNanos(amountNanos));
+  }
+
+  /** One SETTLE per slot the scopes span (one in all but a cluster with shared scopes). */
+  #writeEach(scopes: readonly BudgetScope[], id: string, held: string, actualNanos: number): Promise<void> {
+    const groups = this.#slots(scopes);
+    if (groups === undefined) return this.#write(this.#settleWrite(scopes, id, held, actualNanos, false));
+    return Promise.all(groups.map((g) => this.#write(this.#settleWrite(g.scopes, id, held, actualNanos, false)))).then(() => {});
+  }
+
+  /** On a cluster, the scopes grouped by hash tag (request order kept), when there is more than one; else undefined. */
+  #slots(scopes: readonly BudgetScope[]): { scopes: BudgetScope[]; index: number[] }[] | undefined {
+    if (!this.#cluster || scopes.length < 2) return undefined;
+    const byTag = new Map<string, { scopes: BudgetScope[]; index: number[] }>();
+    scopes.forEach((s, i) => {
+      let g = byTag.get(s.agent);
+      if (g === undefined) byTag.set(s.agent, (g = { scopes: [], index: [] }));
+      g.scopes.push(s);
+      g.index.push(i);
+    });
+    return byTag.size > 1 ? [...byTag.values()] : undefined;
   }
 
   async spent(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]> {
+    const groups = this.#slots(scopes);
+    if (groups !== undefined) {
+      const out = new Array<ScopeSpend>(scopes.length);
+      const parts = await Promise.all(groups.map((g) => this.#spentIn(g.scopes)));
+      groups.forEach((g, k) => g.index.forEach((at, i) => (out[at] = parts[k]![i]!)));
+      return out;
+    }
+    return this.#spentIn(scopes);
+  }
+
+  async #spentIn(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]> {
     const n = scopes.length;
     const args = new Array<string>(n * 4 + 4);
     this.#keys(scopes, args);
@@ -346,7 +421,8 @@ export class RedisLedger implements Ledger {
     args[a++] = this.#grace;
     args[a++] = this.#idle;
     for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
-    return { numKeys: n * 3, args, actualNanos, holdId: id, retry };
+    // A hold split over slots has one write per slot: each is its own entry in the buffer.
+    return { numKeys: n * 3, args, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]!.agent}`, retry };
   }
 
   #write(w: Write): Promise<void> {
