@@ -57,7 +57,7 @@ const LITELLM_PROVIDERS: Readonly<Record<string, readonly string[]>> = {
 
 export const DATA_PATH = fileURLToPath(new URL('../src/pricing/data/prices.json', import.meta.url));
 export const LITELLM_PATH = fileURLToPath(
-  new URL('../../shared/reference/prices/litellm_model_prices_and_context_window.json', import.meta.url),
+  new URL('./data/litellm_model_prices_and_context_window.json', import.meta.url),
 );
 
 type Upstream = number | { base: number; tiers: { start: number; price: number }[] } | undefined;
