@@ -9,7 +9,7 @@ import type { PriceData, PriceDataModel } from './data.ts';
 import { compileGlob, compileMatch, type Matcher, type MatchRule } from './match.ts';
 import { nameCandidates, providerFromName, providerIds } from './normalise.ts';
 import { loadPriceFile } from './overrides.ts';
-import type { ModelPrice, PriceLookup, PriceTable, PriceTier, Rates } from './types.ts';
+import type { ModelPrice, PriceLookup, PriceTable, PriceTier, PriceWhen, Rates } from './types.ts';
 import { compileConstraint, indexesDuring, resolveIndex, type CompiledConstraint } from './when.ts';
 
 /** Options of {@link createPriceTable}. */
@@ -344,6 +344,19 @@ let defaultTable: PriceTable | undefined;
 export function defaultPriceTable(): PriceTable {
   defaultTable ??= createPriceTable();
   return defaultTable;
+}
+
+/**
+ * A table entry (from `entries()`, which carries `when`) resolved at `at` (epoch ms): the price a
+ * call starting then pays on the standard tier. For tools that work from entries (the collector
+ * config generator); a call's price comes from `lookup`.
+ */
+export function priceInForce(entry: PriceLookup, at: number): PriceLookup {
+  const when = entry.price.when;
+  const plainPrice = withRates(entry.price, entry.price);
+  if (when === undefined || when.length === 0) return { price: plainPrice, source: entry.source };
+  const i = resolveIndex(when.map(compileConstraint), at);
+  return { price: i < 0 ? plainPrice : withRates(entry.price, when[i] as PriceWhen), source: entry.source };
 }
 
 /** The built-in compiled data (for the genai-prices data-file loader, which enriches from it). */
