@@ -4,6 +4,6 @@
  */
 export { computeCost, priceCall, ratesFor, type PricedCall } from './cost.ts';
 export { MAX_CALL_DURATION_MS } from './when.ts';
-export { createPriceTable, defaultPriceTable, priceInForce, BUILTIN_PRICES_INFO, type PriceTableOptions } from './table.ts';
+export { createPriceTable, defaultPriceTable, priceInForce, warnIfPricesStale, STALE_PRICES_DAYS, BUILTIN_PRICES_INFO, type PriceTableOptions } from './table.ts';
 export { loadPriceOverrides, parsePriceOverrides } from './overrides.ts';
 export type { Usage, Rates, PriceTier, PriceWhen, ServiceTierRates, ModelPrice, CostBreakdown, PriceSource, PriceLookup, PriceTable } from './types.ts';

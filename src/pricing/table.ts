@@ -335,7 +335,31 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
     entries(): readonly PriceLookup[] {
       return allEntries;
     },
+    asOf: priceData.asOf,
   };
+}
+
+/** Days after its build date at which a price table counts as stale. */
+export const STALE_PRICES_DAYS = 60;
+let staleWarned = false;
+
+/**
+ * Warns once per process (a process warning on stderr, and diag) when `asOf` is more than
+ * {@link STALE_PRICES_DAYS} days before `now`: prices change, and a service running an old
+ * build underprices every model that got dearer since. Returns whether it warned.
+ */
+export function warnIfPricesStale(asOf: string, now: number = Date.now()): boolean {
+  const built = Date.parse(`${asOf}T00:00:00Z`);
+  if (staleWarned || Number.isNaN(built)) return false;
+  const days = Math.floor((now - built) / 86_400_000);
+  if (days <= STALE_PRICES_DAYS) return false;
+  staleWarned = true;
+  const message =
+    `tollgate: the price table is ${days} days old (built ${asOf}); prices may have changed since. ` +
+    'Point TOLLGATE_PRICES at a fresh genai-prices data file (see the README, "Keeping prices current") or upgrade tollgate.';
+  diag.warn(message);
+  process.emitWarning(message, { code: 'TOLLGATE_STALE_PRICES' });
+  return true;
 }
 
 let defaultTable: PriceTable | undefined;

@@ -118,6 +118,8 @@ export interface PriceTable {
    * a call running then could be billed at (a time-of-day window opening mid-call). For reservations.
    */
   lookupDuring(model: string, provider: string | undefined, fromMs: number, toMs: number, serviceTier?: string): PriceLookup;
+  /** Build date (YYYY-MM-DD, UTC) of the table's data: the built-in table's, or a genai-prices data file's modification date. */
+  readonly asOf: string;
   /** Every price in the table (overrides first), for `tollgate prices` and the collector config generator. */
   entries(): readonly PriceLookup[];
 }
