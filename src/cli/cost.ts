@@ -143,7 +143,7 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
         cacheWriteUsd: c.cacheWriteUsd,
         totalUsd: c.totalUsd,
         source,
-        at: new Date(at).toISOString(),
+        ...(values.at === undefined ? {} : { at: new Date(at).toISOString() }),
         ...(price.serviceTier === undefined ? {} : { serviceTier: price.serviceTier }),
       })}\n`,
     );
@@ -151,7 +151,7 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
   }
   const priced = price.model === model ? '' : ` as ${price.model}`;
   io.stdout.write(
-    `${model} (${price.provider}${priced}, ${source} price${price.serviceTier === undefined ? '' : `, ${price.serviceTier} tier`}${usage.batch ? ', batch' : ''}, in force at ${new Date(at).toISOString()})\n` +
+    `${model} (${price.provider}${priced}, ${source} price${price.serviceTier === undefined ? '' : `, ${price.serviceTier} tier`}${usage.batch ? ', batch' : ''}${values.at === undefined ? '' : `, in force at ${new Date(at).toISOString()}`})\n` +
       `  input        ${usd(c.inputUsd)}\n` +
       `  cache read   ${usd(c.cacheReadUsd)}\n` +
       `  cache write  ${usd(c.cacheWriteUsd)}\n` +
