@@ -32,7 +32,7 @@ void test('dated prices and time-of-day windows: a foreign span is priced at its
     ['openai', 'gpt-5.6-luna', '2026-07-29T23:59:59Z', 1, 6],
     ['openai', 'gpt-5.6-luna', '2026-07-30T00:00:00Z', 0.2, 1.2],
   ];
-  for (const [provider, model, start, input, output] of cases) {
+  for (const [provider, model, start] of cases) {
     foreignCall(h, `${model} ${start}`, start, { 'gen_ai.provider.name': provider, 'gen_ai.request.model': model });
   }
   await h.provider.forceFlush();
