@@ -26,7 +26,7 @@ export { PROVIDERS };
 
 export const DATA_PATH = fileURLToPath(new URL('../src/pricing/data/prices.json', import.meta.url));
 export const LITELLM_PATH = fileURLToPath(
-  new URL('../../shared/reference/prices/litellm_model_prices_and_context_window.json', import.meta.url),
+  new URL('./data/litellm_model_prices_and_context_window.json', import.meta.url),
 );
 
 /** Builds the compiled table from the installed genai-prices and LiteLLM's table. */

@@ -10,7 +10,7 @@ import { defaultPriceTable, BUILTIN_PRICES_INFO } from '../../src/pricing/index.
 import type { PriceData } from '../../src/pricing/data.ts';
 
 const LITELLM = JSON.parse(
-  readFileSync(new URL('../../../shared/reference/prices/litellm_model_prices_and_context_window.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../scripts/data/litellm_model_prices_and_context_window.json', import.meta.url), 'utf8'),
 ) as Record<string, Record<string, unknown>>;
 
 void test('src/pricing/data/prices.json equals a fresh build of scripts/build-prices.ts', () => {
