@@ -10,23 +10,32 @@
  * reply, and a caller waiting for a connection holds a ref'd deadline timer.
  *
  * ioredis has no option for this, so two of its internals are used, both present in
- * the pinned ioredis 6: the client's `connector` (whose `connect()` resolves the new
+ * the pinned ioredis 6: a client's `connector` (whose `connect()` resolves the new
  * socket, for plain, TLS and Sentinel connections alike) and `reconnectTimeout`, set
- * just before the `reconnecting` event is emitted (on the next tick). Should either be
- * missing after an upgrade, diag says so once and the process may be kept open as
- * before; test/blackbox/lifecycle.test.ts fails in that case.
+ * just before the `reconnecting` event is emitted (on the next tick), on a Redis client
+ * and on a Cluster alike. A Cluster's node connections are reached through its public
+ * `+node` event, emitted before each node connects. Should an internal be missing after
+ * an upgrade, diag says so and the process may be kept open as before;
+ * test/blackbox/lifecycle.test.ts fails in that case.
  */
 import { diag } from '@opentelemetry/api';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 
 interface ClientInternals {
   connector?: { connect?: (...args: unknown[]) => Promise<{ unref?: () => unknown }> };
   reconnectTimeout?: { unref?: () => unknown } | null;
 }
 
-/** Unrefs `client`'s sockets and reconnect timers from now on. Call before it connects. */
-export function detachFromEventLoop(client: Redis): void {
+/** Unrefs `client`'s sockets and reconnect timers from now on. Call before it connects (`lazyConnect`). */
+export function detachFromEventLoop(client: Redis | Cluster): void {
   const internals = client as unknown as ClientInternals;
+  client.on('reconnecting', () => {
+    internals.reconnectTimeout?.unref?.();
+  });
+  if (client instanceof Cluster) {
+    client.on('+node', (node: Redis) => detachFromEventLoop(node));
+    return;
+  }
   const connector = internals.connector;
   const connect = connector?.connect;
   if (connector === undefined || typeof connect !== 'function') {
@@ -38,7 +47,4 @@ export function detachFromEventLoop(client: Redis): void {
     stream.unref?.();
     return stream;
   };
-  client.on('reconnecting', () => {
-    internals.reconnectTimeout?.unref?.();
-  });
 }
