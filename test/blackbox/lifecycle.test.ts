@@ -158,6 +158,14 @@ void test('Redis down, no cap: the call goes on and the app exits within 2 s', a
   assert.ok(r.exitAfterDoneMs < EXIT_BOUND_MS, `exited ${r.exitAfterDoneMs.toFixed(0)} ms after its work was done`);
 });
 
+void test('Redis Cluster unreachable, no cap: the call goes on and the app exits within 2 s (the Cluster client reconnects without holding the loop)', async () => {
+  const dead = `redis+cluster://127.0.0.1:${String(await freePort())},127.0.0.1:${String(await freePort())}`;
+  const r = await run({ TOLLGATE_LEDGER: dead, OTEL_SERVICE_NAME: 'lifecycle-cluster-down', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^done ok 8 13$/m);
+  assert.ok(r.exitAfterDoneMs < EXIT_BOUND_MS, `exited ${r.exitAfterDoneMs.toFixed(0)} ms after its work was done`);
+});
+
 void test('Redis down with a cap (failure=closed): the call is refused within the command timeout and the app exits within 2 s', async () => {
   const dead = `redis://127.0.0.1:${String(await freePort())}`;
   const r = await run({ TOLLGATE_LEDGER: dead, OTEL_SERVICE_NAME: 'lifecycle-redis-down-cap', OTEL_TRACES_EXPORTER: 'none', OTEL_METRICS_EXPORTER: 'none', OTEL_RESOURCE_ATTRIBUTES: 'tollgate.budget.daily_usd=5' });
