@@ -63,6 +63,15 @@ void test('cost honours TOLLGATE_PRICES (relative to cwd) and flags unknown mode
   assert.match(bad.err, /bad\.json \$\.models\[0\]\.input/);
 });
 
+void test('TOLLGATE_PRICES= (empty, as templates render an unused variable) means no override file, not an error', async () => {
+  const c = await run(cost, ['--model', 'gpt-4o', '--input', '1000000', '--output', '0', '--json'], { TOLLGATE_PRICES: '' });
+  assert.equal(c.code, 0, c.err);
+  assert.equal((JSON.parse(c.out) as { inputUsd: number; source: string }).source, 'table');
+  const p = await run(prices, ['gpt-4o', '--json'], { TOLLGATE_PRICES: ' ' });
+  assert.equal(p.code, 0, p.err);
+  assert.match(p.out, /gpt-4o/);
+});
+
 void test('cost: bad flags exit 2 with a clear message', async () => {
   const cases: [string[], RegExp][] = [
     [['--input', '1', '--output', '1'], /--model is required/],

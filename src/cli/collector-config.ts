@@ -7,6 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { generatePricingConfig } from '../collector/pricing-config.ts';
+import { envValue } from '../config/env.ts';
 import { ConfigError } from '../errors.ts';
 import { BUILTIN_PRICES_INFO, createPriceTable, defaultPriceTable } from '../pricing/index.ts';
 import type { CliIO, Command } from './io.ts';
@@ -44,7 +45,7 @@ export const collectorConfig: Command = async (args: readonly string[], io: CliI
     io.stderr.write(`${parsed}\n${USAGE}`);
     return 2;
   }
-  const pricesPath = parsed.prices ?? (io.env['TOLLGATE_PRICES'] === '' ? undefined : io.env['TOLLGATE_PRICES']);
+  const pricesPath = parsed.prices ?? envValue(io.env, 'TOLLGATE_PRICES');
   const table = pricesPath === undefined ? defaultPriceTable() : createPriceTable({ overridesPath: resolve(io.cwd, pricesPath) });
   const pricesInfo = `${BUILTIN_PRICES_INFO.source} (as of ${BUILTIN_PRICES_INFO.asOf})${pricesPath === undefined ? '' : ' + overrides'}`;
   const text = generatePricingConfig(table, { pricesInfo });

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { envValue } from '../config/env.ts';
 import { TollgateError } from '../errors.ts';
 import { computeCost, createPriceTable } from '../pricing/index.ts';
 import type { CliIO, Command } from './io.ts';
@@ -111,10 +112,10 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
     return Promise.resolve(2);
   }
 
-  const pricesFile = io.env.TOLLGATE_PRICES;
+  const pricesFile = envValue(io.env, 'TOLLGATE_PRICES');
   let lookup;
   try {
-    const table = createPriceTable(pricesFile === undefined || pricesFile === '' ? {} : { overridesPath: resolve(io.cwd, pricesFile) });
+    const table = createPriceTable({ processWarnings: false, ...(pricesFile === undefined ? {} : { overridesPath: resolve(io.cwd, pricesFile) }) });
     const tier = values['service-tier']?.trim() || undefined;
     lookup = table.find(model, values.provider, at, tier) ?? table.lookup(model, values.provider, at, tier);
   } catch (err) {

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { envValue } from '../config/env.ts';
 import { TollgateError } from '../errors.ts';
 import { comparePrices } from '../pricing/compare.ts';
 import { BUILTIN_PRICES_INFO, createPriceTable } from '../pricing/index.ts';
@@ -115,10 +116,10 @@ export const prices: Command = (args: readonly string[], io: CliIO): Promise<num
   const query = positionals[0]?.trim().toLowerCase();
   const provider = values.provider?.toLowerCase();
 
-  const pricesFile = io.env.TOLLGATE_PRICES;
+  const pricesFile = envValue(io.env, 'TOLLGATE_PRICES');
   let table;
   try {
-    table = createPriceTable(pricesFile === undefined || pricesFile === '' ? {} : { overridesPath: resolve(io.cwd, pricesFile) });
+    table = createPriceTable(pricesFile === undefined ? {} : { overridesPath: resolve(io.cwd, pricesFile) });
   } catch (err) {
     if (err instanceof TollgateError) {
       io.stderr.write(`${err.message}\n`);
@@ -182,7 +183,7 @@ export const prices: Command = (args: readonly string[], io: CliIO): Promise<num
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
   io.stdout.write(
     `USD per million tokens; built-in prices from ${BUILTIN_PRICES_INFO.source}, as of ${BUILTIN_PRICES_INFO.asOf}` +
-      `${pricesFile === undefined || pricesFile === '' ? '' : `; overrides from ${pricesFile}`}\n` +
+      `${pricesFile === undefined ? '' : `; overrides from ${pricesFile}`}\n` +
       `${row(header, widths)}\n${body.map((r) => row(r, widths)).join('\n')}\n`,
   );
   return Promise.resolve(0);

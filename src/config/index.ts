@@ -18,6 +18,7 @@ import {
   RES_POLICY_WAIT_MS,
 } from '../semconv.ts';
 import { diag } from '@opentelemetry/api';
+import { envValue } from './env.ts';
 import { parseConfigObject, readConfigFile, type ConfigFile } from './file.ts';
 import type { AgentLimits, OnExceed, TaskAutoConfig, TollgateConfig } from './types.ts';
 
@@ -95,35 +96,36 @@ export function resolveConfig(input: ResolveConfigInput): TollgateConfig {
   else {
     const a = attr(ATTR_GEN_AI_AGENT_NAME) ?? attr(ATTR_SERVICE_NAME);
     if (a !== undefined) agent = nonEmpty(a.value, a.source);
-    else if (env.OTEL_SERVICE_NAME !== undefined && env.OTEL_SERVICE_NAME.trim() !== '') agent = env.OTEL_SERVICE_NAME.trim();
+    else agent = envValue(env, 'OTEL_SERVICE_NAME') ?? agent;
   }
 
   let ledger: string = CONFIG_DEFAULTS.ledger;
   let ledgerSource = 'default';
   if (o.ledger !== undefined) [ledger, ledgerSource] = [o.ledger, 'option ledger'];
-  else if (isSet(env.TOLLGATE_LEDGER)) [ledger, ledgerSource] = [env.TOLLGATE_LEDGER.trim(), 'TOLLGATE_LEDGER'];
+  else if (envValue(env, 'TOLLGATE_LEDGER') !== undefined) [ledger, ledgerSource] = [envValue(env, 'TOLLGATE_LEDGER')!, 'TOLLGATE_LEDGER'];
   const spec = parseLedgerSpec(ledger, ledgerSource);
   if (spec.kind === 'redis') parseRedisUrl(spec.url, ledgerSource);
 
   let ledgerFailure: 'closed' | 'open' = CONFIG_DEFAULTS.ledgerFailure;
   if (o.ledgerFailure !== undefined) ledgerFailure = oneOf(o.ledgerFailure, ['closed', 'open'], 'option ledgerFailure');
-  else if (isSet(env.TOLLGATE_LEDGER_FAILURE)) ledgerFailure = oneOf(env.TOLLGATE_LEDGER_FAILURE.trim(), ['closed', 'open'], 'TOLLGATE_LEDGER_FAILURE');
+  else if (envValue(env, 'TOLLGATE_LEDGER_FAILURE') !== undefined) ledgerFailure = oneOf(envValue(env, 'TOLLGATE_LEDGER_FAILURE'), ['closed', 'open'], 'TOLLGATE_LEDGER_FAILURE');
 
   let pricesPath: string | undefined;
   if (o.pricesPath !== undefined) pricesPath = nonEmpty(o.pricesPath, 'option pricesPath');
-  else if (env.TOLLGATE_PRICES !== undefined) pricesPath = nonEmpty(env.TOLLGATE_PRICES, 'TOLLGATE_PRICES', 'the path of a price override file');
+  else pricesPath = envValue(env, 'TOLLGATE_PRICES');
 
   let configPath: string | undefined;
   let file: ConfigFile | undefined;
   if (o.configFile !== undefined) file = parseConfigObject(o.configFile, 'option configFile');
   else {
     if (o.configPath !== undefined) configPath = nonEmpty(o.configPath, 'option configPath');
-    else if (env.TOLLGATE_CONFIG !== undefined) configPath = nonEmpty(env.TOLLGATE_CONFIG, 'TOLLGATE_CONFIG', 'the path of a JSON config file');
+    else configPath = envValue(env, 'TOLLGATE_CONFIG');
     if (configPath !== undefined) file = readConfigFile(configPath, `${o.configPath !== undefined ? 'option configPath' : 'TOLLGATE_CONFIG'} ${configPath}`);
   }
 
   let exitTimeoutMillis: number = CONFIG_DEFAULTS.exitTimeoutMillis;
-  if (isSet(env.TOLLGATE_EXIT_TIMEOUT_MILLIS)) exitTimeoutMillis = positiveInt(env.TOLLGATE_EXIT_TIMEOUT_MILLIS, 'TOLLGATE_EXIT_TIMEOUT_MILLIS', 'a whole number of milliseconds >= 1, e.g. 1500');
+  const exitTimeout = envValue(env, 'TOLLGATE_EXIT_TIMEOUT_MILLIS');
+  if (exitTimeout !== undefined) exitTimeoutMillis = positiveInt(exitTimeout, 'TOLLGATE_EXIT_TIMEOUT_MILLIS', 'a whole number of milliseconds >= 1, e.g. 1500');
 
   // The process agent's own limits: resource attributes, then explicit options on top.
   const fromAttrs: Record<string, unknown> = {};
@@ -261,10 +263,6 @@ function waitMillis(v: unknown, source: string): number {
 }
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
-
-function isSet(v: string | undefined): v is string {
-  return v !== undefined && v.trim() !== '';
-}
 
 function trimmed(v: unknown): unknown {
   return typeof v === 'string' ? v.trim() : v;

@@ -9,6 +9,7 @@ import { diag } from '@opentelemetry/api';
 import { OTLPTraceExporter as OTLPHttpJsonTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OTLPHttpProtoTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { envValue } from '../config/env.ts';
 import { ConfigError } from '../errors.ts';
 
 /** Protocols accepted in OTEL_EXPORTER_OTLP_[TRACES_]PROTOCOL. */
@@ -16,8 +17,8 @@ const PROTOCOLS = ['http/protobuf', 'http/json'] as const;
 
 /** The OTLP trace exporter the env vars ask for (endpoint, headers and timeouts are read by the exporter itself). */
 export function otlpTraceExporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
-  const source = env['OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'] !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = (env[source] ?? 'http/protobuf').trim();
+  const source = envValue(env, 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = envValue(env, source) ?? 'http/protobuf';
   switch (protocol) {
     case 'http/protobuf':
       return new OTLPHttpProtoTraceExporter();
@@ -34,7 +35,7 @@ export function otlpTraceExporterFromEnv(env: NodeJS.ProcessEnv): SpanExporter {
 
 /** Export processors for OTEL_TRACES_EXPORTER (`otlp` by default, `console`, `none`). */
 export function spanExportProcessorsFromEnv(env: NodeJS.ProcessEnv): SpanProcessor[] {
-  const raw = env['OTEL_TRACES_EXPORTER'];
+  const raw = envValue(env, 'OTEL_TRACES_EXPORTER');
   const names = [...new Set((raw ?? 'otlp').split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
   if (names.includes('none')) return [];
   const processors: SpanProcessor[] = [];

@@ -8,11 +8,12 @@ import { diag } from '@opentelemetry/api';
 import { OTLPMetricExporter as OTLPHttpJsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as OTLPHttpProtoMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { ConsoleMetricExporter, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import { envValue } from '../config/env.ts';
 import { ConfigError } from '../errors.ts';
 
 function otlpMetricExporterFromEnv(env: NodeJS.ProcessEnv): PushMetricExporter {
-  const source = env['OTEL_EXPORTER_OTLP_METRICS_PROTOCOL'] !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
-  const protocol = (env[source] ?? 'http/protobuf').trim();
+  const source = envValue(env, 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL') !== undefined ? 'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL' : 'OTEL_EXPORTER_OTLP_PROTOCOL';
+  const protocol = envValue(env, source) ?? 'http/protobuf';
   switch (protocol) {
     case 'http/protobuf':
       return new OTLPHttpProtoMetricExporter();
@@ -36,7 +37,7 @@ function exportIntervalMillis(env: NodeJS.ProcessEnv): number {
 
 /** Readers for OTEL_METRICS_EXPORTER (`otlp` by default, `console`, `none`). */
 export function metricReadersFromEnv(env: NodeJS.ProcessEnv): IMetricReader[] {
-  const raw = env['OTEL_METRICS_EXPORTER'];
+  const raw = envValue(env, 'OTEL_METRICS_EXPORTER');
   const names = [...new Set((raw ?? 'otlp').split(',').map((s) => s.trim()).filter((s) => s.length > 0))];
   if (names.includes('none')) return [];
   const interval = exportIntervalMillis(env);

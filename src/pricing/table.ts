@@ -29,7 +29,17 @@ export interface PriceTableOptions {
    * @default 4096
    */
   readonly memoEntries?: number;
+  /**
+   * Also report a model priced at fallback rates as a Node process warning (stderr by
+   * default, `process.on('warning')`), once per model per process, besides diag. Off for
+   * callers that tell the user themselves (the CLI).
+   * @default true
+   */
+  readonly processWarnings?: boolean;
 }
+
+/** Models already reported as process warnings: once per (provider, model) per process, whatever the table. */
+const processWarned = new Set<string>();
 
 /**
  * One model's prices, resolved for a name once and memoised: the base lookup, and when the model
@@ -302,11 +312,18 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
     if (warned.size >= 10_000) warned.clear();
     warned.add(key);
     const p = lookup.price;
-    diag.warn(
+    const message =
       `tollgate: no price for model "${model}"${provider === undefined ? '' : ` (provider ${provider})`}; ` +
-        `pricing it at ${p.provider === '*' ? 'the' : `${p.provider}'s`} most expensive known rates ` +
-        `($${fmt(p.input)} input / $${fmt(p.output)} output per million tokens). Add it to a TOLLGATE_PRICES file to price it exactly.`,
-    );
+      `pricing it at ${p.provider === '*' ? 'the' : `${p.provider}'s`} most expensive known rates ` +
+      `($${fmt(p.input)} input / $${fmt(p.output)} output per million tokens). Add it to a TOLLGATE_PRICES file to price it exactly.`;
+    diag.warn(message);
+    // A call priced at fallback rates can cost many times its real price against a budget: say so
+    // where a user looks by default (stderr), not only through diag, which is silent unless configured.
+    if (options.processWarnings !== false && !processWarned.has(key)) {
+      if (processWarned.size >= 10_000) processWarned.clear();
+      processWarned.add(key);
+      process.emitWarning(message, { code: 'TOLLGATE_UNKNOWN_MODEL' });
+    }
   }
 
   return {

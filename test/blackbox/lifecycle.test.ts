@@ -191,6 +191,29 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
+void test('an unknown model is reported once on stderr by default (a process warning), however many calls use it', async () => {
+  const service = 'lifecycle-unknown-model';
+  const r = await run({ LIFECYCLE_MODEL: 'gpt-99-lifecycle', LIFECYCLE_CALLS: '3', TOLLGATE_LEDGER: 'memory', OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stderr.split('\n').filter((l) => l.includes('TOLLGATE_UNKNOWN_MODEL'));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0] ?? '', /\[TOLLGATE_UNKNOWN_MODEL\] Warning: tollgate: no price for model "gpt-99-lifecycle" \(provider openai\); pricing it at openai's most expensive known rates/);
+  const spans = chatSpans(service);
+  assert.equal(spans.length, 3);
+  assert.ok(spans.every((s) => s.attributes['tollgate.cost.source'] === 'fallback'));
+});
+
+void test('tollgate variables set to the empty string are unset: the app starts, prices and exports as with none set', async () => {
+  const service = 'lifecycle-empty-vars';
+  const empty = Object.fromEntries(['TOLLGATE_PRICES', 'TOLLGATE_CONFIG', 'TOLLGATE_LEDGER', 'TOLLGATE_LEDGER_FAILURE', 'TOLLGATE_EXIT_TIMEOUT_MILLIS', 'OTEL_TRACES_EXPORTER', 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL'].map((v) => [v, '']));
+  const r = await run({ ...empty, OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^done ok 8 13$/m);
+  const spans = chatSpans(service);
+  assert.equal(spans.length, 1);
+  assert.equal(spans[0]?.attributes['tollgate.cost.source'], 'table');
+});
+
 void test("an app with its own SIGTERM handler keeps control: tollgate flushes, the app's handler decides the exit", async () => {
   const service = 'lifecycle-own-handler';
   const env = { LIFECYCLE_WAIT: '1', LIFECYCLE_OWN_HANDLER: '1', TOLLGATE_LEDGER: 'memory', OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
