@@ -39,7 +39,21 @@ export interface GateDecision {
   readonly error?: Error;
   /** Opaque handle passed back to complete / abort. */
   readonly ticket?: unknown;
-  /** Room left in the tightest scope after the reservation, in USD. */
+  /**
+   * Room left in the tightest capped scope once this call's worst case is held, in USD. The
+   * span's `tollgate.budget.remaining_usd` is the room after the call (what complete / abort
+   * report); this value stands in only when the gate reports nothing then.
+   */
+  readonly remainingUsd?: number;
+}
+
+/** What a gate reports once it has settled (complete) or released (abort) a call. */
+export interface CallSettlement {
+  /**
+   * Room left in the tightest capped scope after this call, in USD: the room there was once
+   * the call's hold was taken, plus the hold, minus the real cost; 0 when the call went past
+   * the cap. Undefined when no capped scope applied.
+   */
   readonly remainingUsd?: number;
 }
 
@@ -59,8 +73,8 @@ export interface CallGate {
    * The instrumentation asks it once per call, before `admit`.
    */
   decideNow?(call: CallDescription): GateDecision | undefined;
-  complete(ticket: unknown, outcome: CallOutcome): void;
-  abort(ticket: unknown): void;
+  complete(ticket: unknown, outcome: CallOutcome): CallSettlement | void;
+  abort(ticket: unknown): CallSettlement | void;
 }
 
 /** A gate that lets every call through: tollgate without a policy. */

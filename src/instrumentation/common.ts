@@ -259,6 +259,7 @@ export class TrackedCall {
   private model: string;
   private responseModel: string | undefined;
   private ticket: unknown;
+  private remainingUsd: number | undefined;
   private admitted = false;
   private rewrittenBody: Record<string, unknown> | undefined;
   private ended = false;
@@ -383,7 +384,9 @@ export class TrackedCall {
   private apply(decision: GateDecision, options: { body?: unknown }): void {
     const span = this.span;
     span.setAttribute(ATTR_POLICY_ACTION, decision.action);
-    if (decision.remainingUsd !== undefined) span.setAttribute(ATTR_BUDGET_REMAINING_USD, decision.remainingUsd);
+    // tollgate.budget.remaining_usd is the room after the call (settle); the gate's figure with the
+    // worst case held stands in only if the gate reports nothing then.
+    this.remainingUsd = decision.remainingUsd;
     if (decision.reason !== undefined) span.setAttribute(ATTR_POLICY_REASON, decision.reason);
     if (decision.action === 'block') {
       this.blocked = true;
@@ -541,8 +544,9 @@ export class TrackedCall {
     const gate = this.settings.gate;
     if (gate === ALLOW_ALL) return;
     try {
-      if (costUsd === undefined) gate.abort(this.ticket);
-      else gate.complete(this.ticket, { costUsd, model: this.responseModel ?? this.model });
+      const settled = costUsd === undefined ? gate.abort(this.ticket) : gate.complete(this.ticket, { costUsd, model: this.responseModel ?? this.model });
+      const remaining = settled?.remainingUsd ?? this.remainingUsd;
+      if (remaining !== undefined) this.span.setAttribute(ATTR_BUDGET_REMAINING_USD, remaining);
     } catch (error) {
       reportFault('gate.complete', error);
     }

@@ -19,7 +19,7 @@ import { context, diag, metrics, trace, type Attributes, type Counter, type Mete
 import type { TollgateConfig } from '../config/types.ts';
 import type { TaskInfo } from '../context.ts';
 import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
-import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../gate.ts';
+import type { CallDescription, CallGate, CallOutcome, CallSettlement, GateDecision } from '../gate.ts';
 import { boundedNanos, nanosToUsd, MAX_CHARGE_NANOS, NANOS_PER_USD, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
 import { MAX_CALL_DURATION_MS } from '../pricing/index.ts';
 import type { PriceLookup, PriceTable } from '../pricing/types.ts';
@@ -135,6 +135,8 @@ interface Ticket {
   readonly savedRatio: number;
   readonly savedModelAttrs: Attributes | null;
   done: boolean;
+  /** Room in the tightest capped scope with the hold taken (from the reservation), for the room after the call. */
+  roomNanos?: number;
 }
 
 /** A task named by nothing but the trace: without `withTask`, a task is the trace. */
@@ -441,13 +443,14 @@ export class BudgetPolicy implements CallGate {
     return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, minRemaining(result.remainingNanos));
   }
 
-  /** Settles a call with its real cost. */
-  complete(ticket: unknown, outcome: CallOutcome): void {
+  /** Settles a call with its real cost; reports the room left after it. */
+  complete(ticket: unknown, outcome: CallOutcome): CallSettlement | undefined {
     const t = ticket as Ticket | undefined;
-    if (t === undefined || t === null || t.done) return;
+    if (t === undefined || t === null || t.done) return undefined;
     t.done = true;
     try {
       const nanos = this.#chargeNanos(outcome, t);
+      const settled = roomAfter(t, nanos);
       const cost = nanosToUsd(nanos);
       t.state.rate?.add(this.#now(), cost);
       if (t.savedRatio > 0 && t.savedModelAttrs !== null && cost > 0) this.#saved.add(cost * t.savedRatio, t.savedModelAttrs);
@@ -456,22 +459,25 @@ export class BudgetPolicy implements CallGate {
         // Admitted without a hold (ledger down, failure=open): the cost still counts.
         this.#guard.record(t.scopes, nanos);
       }
+      return settled;
     } catch (err) {
       this.#warnOnce('complete', 'tollgate: budget policy failed to settle a call', err);
+      return undefined;
     }
   }
 
-  /** Releases a call that failed before it cost anything. */
-  abort(ticket: unknown): void {
+  /** Releases a call that failed before it cost anything; reports the room left after it. */
+  abort(ticket: unknown): CallSettlement | undefined {
     const t = ticket as Ticket | undefined;
-    if (t === undefined || t === null || t.done) return;
+    if (t === undefined || t === null || t.done) return undefined;
     t.done = true;
-    if (t.reservation === null) return;
+    if (t.reservation === null) return undefined;
     try {
       this.#guard.release(t.reservation);
     } catch (err) {
       this.#warnOnce('abort', 'tollgate: budget policy failed to release a call', err);
     }
+    return roomAfter(t, 0);
   }
 
   /** Feeds `taskUsd: 'auto'`: the cost of a task that completed. */
@@ -571,6 +577,7 @@ export class BudgetPolicy implements CallGate {
     // lowering the caller's value, or clamping for budget, is a rewrite.
     const changedTokens = maxTokens !== undefined && maxTokens !== call.maxTokens && (call.maxTokens !== undefined || budgetClamped);
     const rewrite = model !== call.model || changedTokens;
+    if (remainingNanos !== undefined) ticket.roomNanos = remainingNanos;
     return {
       action: rewrite ? 'rewrite' : 'allow',
       ...(model !== call.model ? { model } : {}),
@@ -748,6 +755,17 @@ export class BudgetPolicy implements CallGate {
     this.#warned.add(key);
     diag.warn(err === undefined ? message : `${message}: ${errorMessage(err)}`);
   }
+}
+
+/**
+ * The room left in the tightest capped scope once a call cost `nanos`: the room there was with
+ * its hold taken, plus the hold (which settle replaces), minus the cost; never below 0. Worked
+ * out from the reservation, so it needs no second ledger read; concurrent calls of the same
+ * agent may have moved the counters since, as they may between any read and the span.
+ */
+function roomAfter(t: Ticket, nanos: number): CallSettlement | undefined {
+  if (t.roomNanos === undefined || t.reservation === null) return undefined;
+  return { remainingUsd: nanosToUsd(Math.max(0, t.roomNanos + t.reservation.amountNanos - nanos)) };
 }
 
 function minRemaining(remaining: readonly (number | null)[]): number | undefined {
