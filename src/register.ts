@@ -19,16 +19,10 @@ register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
 const tollgate: Tollgate = await startTollgate();
 await waitForAllMessagesAcknowledged();
 
-let exiting = false;
-/**
- * Flushes spans, metrics and spend, at most `exitTimeoutMillis`, then lets the process
- * end as it would have without tollgate: after `beforeExit` the loop simply drains; after
- * a signal nobody else handles, the signal is raised again so the exit status is the
- * signal's. An app with its own handler for the signal keeps control of when to exit.
- */
-async function flushAtExit(signal?: NodeJS.Signals): Promise<void> {
-  if (exiting) return;
-  exiting = true;
+let flushing: Promise<'done' | 'late'> | undefined;
+
+/** Flushes spans, metrics and spend once, for at most `exitTimeoutMillis`; warns when that runs out. */
+async function flushOnce(): Promise<'done' | 'late'> {
   const limit = tollgate.config.exitTimeoutMillis;
   let timer: NodeJS.Timeout | undefined;
   // Ref'd on purpose: it is what ends a flush stuck on an unreachable collector or ledger.
@@ -46,12 +40,28 @@ async function flushAtExit(signal?: NodeJS.Signals): Promise<void> {
     const message = `tollgate: the flush at exit did not finish within ${limit} ms (TOLLGATE_EXIT_TIMEOUT_MILLIS): the collector or ledger is unreachable; spans or spend not yet written are lost`;
     diag.warn(message);
     process.emitWarning(message, { code: 'TOLLGATE_EXIT_TIMEOUT' });
-    // emitWarning prints on the next tick; let it, before the process ends below.
+    // emitWarning prints on the next tick; let it, before the process ends.
     await new Promise((resolve) => setImmediate(resolve));
   }
-  if (signal !== undefined) {
-    // The app's own handler, if any, decides; otherwise end as the signal would have.
-    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  return outcome;
+}
+
+let signalled: NodeJS.Signals | undefined;
+
+/**
+ * Flushes (once, however many of beforeExit / SIGTERM / SIGINT arrive), then lets the
+ * process end as it would have without tollgate: after `beforeExit` the loop simply
+ * drains; after a signal nobody else handles, the signal is raised again so the exit
+ * status is the signal's (also when it came during a flush begun at beforeExit). An app
+ * with its own handler for the signal keeps control.
+ */
+async function flushAtExit(signal?: NodeJS.Signals): Promise<void> {
+  signalled ??= signal;
+  if (flushing !== undefined) return; // the flush in progress ends the process as below
+  flushing = flushOnce();
+  const outcome = await flushing;
+  if (signalled !== undefined) {
+    if (process.listenerCount(signalled) === 0) process.kill(process.pid, signalled);
   } else if (outcome === 'late') {
     // beforeExit: the app is done and only tollgate's stuck exports keep the loop alive.
     process.exit();

@@ -214,6 +214,16 @@ void test('tollgate variables set to the empty string are unset: the app starts,
   assert.equal(spans[0]?.attributes['tollgate.cost.source'], 'table');
 });
 
+void test('a SIGTERM that arrives while the exit flush is stuck on a silent collector still ends the process by SIGTERM, within the bound', async () => {
+  const r = await run(
+    { TOLLGATE_LEDGER: 'memory', OTEL_SERVICE_NAME: 'lifecycle-signal-during-flush', OTEL_EXPORTER_OTLP_ENDPOINT: silentUrl },
+    { onDone: (pid) => setTimeout(() => process.kill(pid, 'SIGTERM'), 300) },
+  );
+  assert.deepEqual([r.code, r.signal], [null, 'SIGTERM'], r.stderr);
+  assert.ok(r.exitAfterDoneMs < EXIT_BOUND_MS, `exited ${r.exitAfterDoneMs.toFixed(0)} ms after its work was done`);
+  assert.equal(r.stderr.match(EXIT_WARNING)?.length, 1, r.stderr);
+});
+
 void test("an app with its own SIGTERM handler keeps control: tollgate flushes, the app's handler decides the exit", async () => {
   const service = 'lifecycle-own-handler';
   const env = { LIFECYCLE_WAIT: '1', LIFECYCLE_OWN_HANDLER: '1', TOLLGATE_LEDGER: 'memory', OTEL_SERVICE_NAME: service, OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url };
