@@ -39,7 +39,7 @@ async function flushOnce(): Promise<'done' | 'late'> {
   if (outcome === 'late') {
     const message = `tollgate: the flush at exit did not finish within ${limit} ms (TOLLGATE_EXIT_TIMEOUT_MILLIS): the collector or ledger is unreachable; spans or spend not yet written are lost`;
     diag.warn(message);
-    process.emitWarning(message, { code: 'TOLLGATE_EXIT_TIMEOUT' });
+    process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_EXIT_TIMEOUT' });
     // emitWarning prints on the next tick; let it, before the process ends.
     await new Promise((resolve) => setImmediate(resolve));
   }

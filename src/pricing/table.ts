@@ -322,7 +322,7 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
     if (options.processWarnings !== false && !processWarned.has(key)) {
       if (processWarned.size >= 10_000) processWarned.clear();
       processWarned.add(key);
-      process.emitWarning(message, { code: 'TOLLGATE_UNKNOWN_MODEL' });
+      process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_UNKNOWN_MODEL' });
     }
   }
 
@@ -375,7 +375,7 @@ export function warnIfPricesStale(asOf: string, now: number = Date.now()): boole
     `tollgate: the price table is ${days} days old (built ${asOf}); prices may have changed since. ` +
     'Point TOLLGATE_PRICES at a fresh genai-prices data file (see the README, "Keeping prices current") or upgrade tollgate.';
   diag.warn(message);
-  process.emitWarning(message, { code: 'TOLLGATE_STALE_PRICES' });
+  process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_STALE_PRICES' });
   return true;
 }
 

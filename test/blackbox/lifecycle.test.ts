@@ -122,7 +122,7 @@ async function spentToday(spec: string, agent: string): Promise<number> {
   }
 }
 
-const EXIT_WARNING = /\[TOLLGATE_EXIT_TIMEOUT\] Warning: tollgate: the flush at exit did not finish within 1500 ms/g;
+const EXIT_WARNING = /\[TOLLGATE_EXIT_TIMEOUT\] TollgateWarning: tollgate: the flush at exit did not finish within 1500 ms/g;
 
 const ledgers = (): Record<string, string> => ({ memory: 'memory', sqlite: `sqlite:${join(dir, 'ledger.db')}`, redis: redis.url });
 
@@ -197,7 +197,7 @@ void test('an unknown model is reported once on stderr by default (a process war
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stderr.split('\n').filter((l) => l.includes('TOLLGATE_UNKNOWN_MODEL'));
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0] ?? '', /\[TOLLGATE_UNKNOWN_MODEL\] Warning: tollgate: no price for model "gpt-99-lifecycle" \(provider openai\); pricing it at openai's most expensive known rates/);
+  assert.match(lines[0] ?? '', /\[TOLLGATE_UNKNOWN_MODEL\] TollgateWarning: tollgate: no price for model "gpt-99-lifecycle" \(provider openai\); pricing it at openai's most expensive known rates/);
   const spans = chatSpans(service);
   assert.equal(spans.length, 3);
   assert.ok(spans.every((s) => s.attributes['tollgate.cost.source'] === 'fallback'));

@@ -40,7 +40,7 @@ void test('one process warning and one diag warning per unknown model, naming th
     table.lookup('gpt-4o'); // known: no warning
   });
   assert.equal(seen.length, 2);
-  assert.equal(seen[0]?.name, 'Warning');
+  assert.equal(seen[0]?.name, 'TollgateWarning');
   assert.match(seen[0]?.message ?? '', /^tollgate: no price for model "gpt-99-warn-test" \(provider openai\); pricing it at openai's most expensive known rates \(\$[\d.]+ input \/ \$[\d.]+ output per million tokens\)/);
   assert.match(seen[1]?.message ?? '', /^tollgate: no price for model "claude-warn-test-9"; pricing it at anthropic's most expensive known rates/);
   assert.deepEqual(diagWarnings, seen.map((w) => w.message));
