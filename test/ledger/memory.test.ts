@@ -43,7 +43,10 @@ void describe('createLedger', () => {
         assert.ok(e instanceof ConfigError);
         assert.equal(e.source, 'TOLLGATE_LEDGER');
         assert.equal(e.value, spec);
-        assert.match(e.expected, /`memory`, `sqlite:<file path>`, or a `redis:\/\/…` \/ `rediss:\/\/…` URL/);
+        assert.equal(
+          e.expected,
+          '`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)',
+        );
         return true;
       });
     }
