@@ -43,9 +43,9 @@ void describe('createLedger', () => {
         assert.ok(e instanceof ConfigError);
         assert.equal(e.source, 'TOLLGATE_LEDGER');
         assert.equal(e.value, spec);
-        assert.equal(
+        assert.ok(
+          e.expected.startsWith('`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)'),
           e.expected,
-          '`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)',
         );
         return true;
       });
