@@ -38,6 +38,9 @@ function fakeMachine(without: readonly string[], uid: number, aptFails = false):
       symlinkSync(join(from, name), join(bin, name));
     }
   }
+  // Go wherever this machine has it (provisioning also looks in /usr/local/go/bin).
+  const go = spawnSync('/bin/sh', ['-c', 'command -v go'], { encoding: 'utf8' }).stdout.trim();
+  if (go !== '' && !existsSync(join(bin, 'go'))) symlinkSync(go, join(bin, 'go'));
   writeFileSync(join(bin, 'id'), `#!/bin/sh\necho ${String(uid)}\n`, { mode: 0o755 });
   const links = without.map((p) => `ln -s /usr/bin/${p} ${bin}/${p}`).join('\n');
   writeFileSync(
