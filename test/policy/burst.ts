@@ -50,6 +50,8 @@ export interface BurstSpec {
   readonly waitMs: number;
   readonly seed: number;
   readonly agent: string;
+  /** Passed to the policy (BudgetPolicyOptions.exactCountShare); Infinity = the fast byte bound unless it does not fit. */
+  readonly exactCountShare?: number | null;
 }
 
 /** What one burst did. */
@@ -75,7 +77,14 @@ export function rng(seed: number): () => number {
 /** Fires `spec.calls` chat calls at once; each call's real cost is random (prompt length, max_tokens). */
 export async function runBurst(ledger: Ledger, spec: BurstSpec): Promise<BurstResult> {
   const config = resolveConfig({ env: {}, overrides: { agent: spec.agent, limits: { dailyUsd: spec.dailyUsd, waitMs: spec.waitMs } } });
-  const policy = new BudgetPolicy({ config, ledger, prices: createPriceTable(), estimator: createInputEstimator() });
+  const policy = new BudgetPolicy({
+    config,
+    ledger,
+    prices: createPriceTable(),
+    estimator: createInputEstimator(),
+    // JSON (the 4-process runs) cannot carry Infinity: null stands for it.
+    ...(spec.exactCountShare === undefined ? {} : { exactCountShare: spec.exactCountShare ?? Infinity }),
+  });
   harness ??= startHarness({ gate, captureMessageContent: false });
   const h = await harness;
   h.reset();
