@@ -21,7 +21,8 @@ import type { TaskInfo } from '../context.ts';
 import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
 import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../gate.ts';
 import { boundedNanos, nanosToUsd, MAX_CHARGE_NANOS, NANOS_PER_USD, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
-import type { PriceTable } from '../pricing/types.ts';
+import { MAX_CALL_DURATION_MS } from '../pricing/index.ts';
+import type { PriceLookup, PriceTable } from '../pricing/types.ts';
 import {
   ATTR_BUDGET_SCOPE,
   ATTR_GEN_AI_AGENT_NAME,
@@ -253,7 +254,11 @@ export class BudgetPolicy implements CallGate {
     const ceiling = st.limits.maxTokens;
     const reasons: string[] = [];
     let model = call.model;
-    let lookup = this.#prices.lookup(model, provider);
+    // Reserve at the highest price in force while the call may run: a dated price or a time-of-day
+    // window (DeepSeek's) can start mid-call. On the service tier the body asks for.
+    const tier = typeof body['service_tier'] === 'string' ? body['service_tier'] : undefined;
+    const priceOf = (m: string): PriceLookup => this.#prices.lookupDuring(m, provider, now, now + MAX_CALL_DURATION_MS, tier);
+    let lookup = priceOf(model);
     const cacheKind = provider === 'anthropic' ? cacheWriteKind(body) : 'none';
 
     // Routing, before the budget check.
@@ -262,7 +267,7 @@ export class BudgetPolicy implements CallGate {
       const askedTokens = call.maxTokens !== undefined && ceiling !== undefined ? Math.min(call.maxTokens, ceiling) : (call.maxTokens ?? ceiling);
       const routed = this.#routeCall(call, agent, task, inputTokens, askedTokens);
       if (routed !== undefined && routed.model !== model) {
-        const to = this.#prices.lookup(routed.model, provider);
+        const to = priceOf(routed.model);
         if (to.source === 'fallback' && this.#config.unknownModel === 'block') {
           this.#warnOnce(`route-unpriced:${routed.model}`, `tollgate: route ${routed.rule} names unpriced model ${routed.model}; not routing`);
         } else {
@@ -390,7 +395,7 @@ export class BudgetPolicy implements CallGate {
         return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined, result.reservation);
       }
       if (!result.ok && st.onExceed === 'downgrade' && chat) {
-        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind);
+        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind, priceOf);
         if (down !== undefined) {
           const [cand, res] = down;
           if (cand.model !== model) {
@@ -645,6 +650,7 @@ export class BudgetPolicy implements CallGate {
     inputTokens: number,
     maxTokens: number,
     cacheKind: 'none' | '5m' | '1h',
+    priceOf: (model: string) => PriceLookup,
   ): Promise<[Candidate, Extract<ReserveResult, { ok: true }>] | undefined> {
     const spends = await this.#guard.spent(scopes);
     let room = Infinity;
@@ -661,7 +667,7 @@ export class BudgetPolicy implements CallGate {
       if (at >= 0) models.push(...ladder.slice(at + 1));
     }
     for (const m of models) {
-      const lookup = this.#prices.lookup(m, provider);
+      const lookup = priceOf(m);
       if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') continue;
       const rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
       const tries: number[] = [];
