@@ -13,7 +13,7 @@ export { MemoryLedger, type MemoryLedgerOptions } from './memory.ts';
 
 /** The forms `TOLLGATE_LEDGER` accepts. */
 export const LEDGER_SPEC_EXPECTED =
-  '`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)';
+  '`memory`, `sqlite:<file path>`, or a `redis://…` / `rediss://…` URL (also `redis+cluster://host:port,…` for Redis Cluster, `redis+sentinel://host:port,…/<master>` for Sentinel)';
 
 /** Options of {@link createLedger}. */
 export interface CreateLedgerOptions {

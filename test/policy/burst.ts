@@ -74,12 +74,30 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Resolves once the ledger answers a read (a remote ledger connects in the background). */
+async function connected(ledger: Ledger, agent: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await ledger.spent([{ scope: 'agent.daily', agent, key: 'warm-up', limitNanos: null, resetAt: null }]);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Fires `spec.calls` chat calls at once; each call's real cost is random (prompt length, max_tokens). */
 export async function runBurst(ledger: Ledger, spec: BurstSpec): Promise<BurstResult> {
   const config = resolveConfig({ env: {}, overrides: { agent: spec.agent, limits: { dailyUsd: spec.dailyUsd, waitMs: spec.waitMs } } });
+  // The burst measures utilization, not latency: a loaded test machine must not turn a slow
+  // ledger answer into a refusal. Connected first, so no call waits for the connection.
+  await connected(ledger, spec.agent);
   const policy = new BudgetPolicy({
     config,
     ledger,
+    ledgerTimeoutMillis: 30_000,
     prices: createPriceTable(),
     estimator: createInputEstimator(),
     // JSON (the 4-process runs) cannot carry Infinity: null stands for it.
