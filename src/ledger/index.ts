@@ -13,7 +13,7 @@ export { MemoryLedger, type MemoryLedgerOptions } from './memory.ts';
 
 /** The forms `TOLLGATE_LEDGER` accepts. */
 export const LEDGER_SPEC_EXPECTED =
-  '`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)';
+  '`memory`, `sqlite:<file path>`, or a `redis://…` / `rediss://…` URL (also `redis+cluster://host:port,…` for Redis Cluster, `redis+sentinel://host:port,…/<master>` for Sentinel)';
 
 /** Options of {@link createLedger}. */
 export interface CreateLedgerOptions {
@@ -43,7 +43,8 @@ export function parseLedgerSpec(spec: string, source = 'TOLLGATE_LEDGER'): Ledge
     return { kind: 'sqlite', path };
   }
   if (typeof s === 'string' && /^rediss?(?:\+(?:cluster|sentinel))?:\/\//i.test(s)) return { kind: 'redis', url: s };
-  throw new ConfigError(source, spec, LEDGER_SPEC_EXPECTED);
+  // Whatever the scheme, a password in the value is not repeated in the message.
+  throw new ConfigError(source, typeof spec === 'string' ? spec.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]*@/i, '$1***@') : spec, LEDGER_SPEC_EXPECTED);
 }
 
 /**

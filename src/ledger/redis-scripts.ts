@@ -31,7 +31,8 @@ function script(name: string, body: string): LuaScript {
 }
 
 const COMMON = `
-local function int(n) return string.format('%.0f', n) end
+-- 0 is written as '0': '%.0f' of -0 gives '-0', which HINCRBY refuses (a hold of 0 settled).
+local function int(n) if n == 0 then return '0' end return string.format('%.0f', n) end
 local function clock(arg)
   if arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')

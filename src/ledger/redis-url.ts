@@ -138,7 +138,11 @@ function parseMultiNode(url: string, source: string, tls: boolean, mode: 'cluste
   let masterName: string | undefined;
   if (mode === 'sentinel') {
     if (segments.length === 0) fail('redis+sentinel:// needs the master name as its path: /<master name>');
-    masterName = decodeURIComponent(segments[0]!);
+    try {
+      masterName = decodeURIComponent(segments[0]!);
+    } catch {
+      fail('the master name is not valid percent-encoding');
+    }
     if (segments.length > 2) fail(`path ${path} is not /<master name>[/db]`);
     if (segments.length === 2) {
       if (!/^\d{1,5}$/.test(segments[1]!)) fail(`path ${path}: the database index must be an integer`);

@@ -528,15 +528,14 @@ export class RedisLedger implements Ledger {
       const done = (): void => {
         clearTimeout(timer);
         this.#readyWaiters.delete(done);
-        this.#client.off('error', onError);
+        if (failFast) this.#client.off('error', onError);
         if (this.#client.status === 'ready') resolve();
         else reject(notSent(this.#closed ? 'ledger closed' : undefined));
       };
-      const onError = (): void => {
-        if (failFast) done();
-      };
+      const onError = (): void => done();
       this.#readyWaiters.add(done);
-      this.#client.on('error', onError);
+      // Only connect() fails at the first error; calls waiting for the connection add no listener each.
+      if (failFast) this.#client.on('error', onError);
       // Ref'd: the connection's socket is not (redis-lifecycle.ts), so this bounded wait is what
       // keeps the process alive while a caller (or close) waits for Redis.
       const timer = setTimeout(done, Math.max(0, deadline - Date.now()));

@@ -293,66 +293,13 @@ export class BudgetPolicy implements CallGate {
       return { action: 'block', error, reason: `unpriced model ${model}` };
     }
 
-    // Output ceiling: the call's (capped by the configured ceiling); with none, the ceiling,
-    // else the model's own output limit, else DEFAULT_MAX_TOKENS set on the call.
-    let maxTokens: number;
-    let setMaxTokens = false;
-    if (!chat) maxTokens = 0;
-    else if (call.maxTokens !== undefined) {
-      maxTokens = ceiling !== undefined && call.maxTokens > ceiling ? ceiling : call.maxTokens;
-      if (maxTokens !== call.maxTokens) {
-        setMaxTokens = true;
-        reasons.push(`max_tokens ceiling ${ceiling}`);
-      }
-    } else if (ceiling !== undefined) {
-      maxTokens = ceiling;
-      setMaxTokens = true;
-    } else if (lookup.price.maxOutputTokens !== undefined && lookup.source !== 'fallback') {
-      maxTokens = lookup.price.maxOutputTokens;
-    } else {
-      maxTokens = this.#defaultMaxTokens;
-      setMaxTokens = true;
-    }
+    const { maxTokens, setMaxTokens } = this.#outputCeiling(call, ceiling, lookup, chat, reasons);
 
     let rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
     let estimate = worstCaseNanos(rates, inputTokens, maxTokens);
 
-    // Runaway-loop guards.
-    if (task !== undefined && st.limits.maxAttemptsPerTask !== undefined) {
-      const attempts = this.#agents.bumpAttempts(agent, task.id);
-      if (attempts > st.limits.maxAttemptsPerTask) {
-        return this.#refuse(
-          call,
-          st,
-          model,
-          { scope: 'task.attempts', agent, taskId: task.id, limitUsd: 0, spentUsd: 0, reservedUsd: 0, estimatedUsd: nanosToUsd(estimate), resetAt: null },
-          `tollgate: task ${task.id} of agent "${agent}" made ${attempts} LLM calls, more than maxAttemptsPerTask ${st.limits.maxAttemptsPerTask} (runaway-loop guard)`,
-        );
-      }
-    }
-    if (st.rate !== null && st.limits.rateUsdPerMinute !== undefined) {
-      const spent = st.rate.lastMinuteUsd(now);
-      if (spent >= st.limits.rateUsdPerMinute) {
-        const until = st.rate.belowAt(now, st.limits.rateUsdPerMinute);
-        return this.#refuse(
-          call,
-          st,
-          model,
-          {
-            scope: 'agent.rate',
-            agent,
-            taskId: task?.id ?? null,
-            limitUsd: st.limits.rateUsdPerMinute,
-            spentUsd: spent,
-            reservedUsd: 0,
-            estimatedUsd: nanosToUsd(estimate),
-            resetAt: new Date(until).toISOString(),
-          },
-          `tollgate: agent "${agent}" spent $${spent.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${st.limits.rateUsdPerMinute} (runaway-loop guard); blocked until ${new Date(until).toISOString()}`,
-          until,
-        );
-      }
-    }
+    const guarded = this.#runawayGuards(call, st, task, model, estimate, now);
+    if (guarded !== undefined) return guarded;
 
     // Budgets.
     const scopes = this.#agents.scopesFor(st, task);
@@ -363,36 +310,9 @@ export class BudgetPolicy implements CallGate {
     }
 
     if (this.#guard.isDown(now)) return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined);
-    let exact = false;
-    if (inputTokens * rates.input >= this.#exactShare * this.#agents.knownRoom(st, scopes)) {
-      // The input's share of the room left is noticeable: price it with the exact count (cached
-      // per message, well under a millisecond) so a burst does not hold far more than it costs.
-      const counted = this.#exactInput(format, body, inputTokens);
-      exact = true;
-      if (counted < inputTokens) {
-        inputTokens = counted;
-        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-      }
-    }
     let result: ReserveResult;
     try {
-      result = await this.#guard.reserve(scopes, estimate);
-      if (!result.ok && !exact) {
-        // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
-        const counted = this.#exactInput(format, body, inputTokens);
-        if (counted < inputTokens) {
-          inputTokens = counted;
-          rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-          estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-          result = await this.#guard.reserve(scopes, estimate);
-        }
-      }
-      if (!result.ok && st.waitMs > 0 && result.spentNanos + estimate <= result.scope.limitNanos!) {
-        // Refused only because of other calls' in-flight holds: wait for them to settle (bounded),
-        // then decide on what is settled.
-        result = await this.#waiters.wait(st.name, scopes, estimate, st.waitMs, result);
-      }
+      ({ result, inputTokens, rates, estimate } = await this.#reserve(st, scopes, call, format, lookup, cacheKind, inputTokens, maxTokens));
       if (result.ok && result.unchecked === true) {
         return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined, result.reservation);
       }
@@ -441,6 +361,123 @@ export class BudgetPolicy implements CallGate {
     this.#agents.noteRoom(st, scopes, result.remainingNanos);
     const ticket: Ticket = { reservation: result.reservation, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
     return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, minRemaining(result.remainingNanos));
+  }
+
+  /**
+   * Output ceiling: the call's (capped by the configured ceiling); with none, the ceiling, else
+   * the model's own output limit, else DEFAULT_MAX_TOKENS set on the call (`setMaxTokens`).
+   */
+  #outputCeiling(call: CallDescription, ceiling: number | undefined, lookup: PriceLookup, chat: boolean, reasons: string[]): { maxTokens: number; setMaxTokens: boolean } {
+    let maxTokens: number;
+    let setMaxTokens = false;
+    if (!chat) maxTokens = 0;
+    else if (call.maxTokens !== undefined) {
+      maxTokens = ceiling !== undefined && call.maxTokens > ceiling ? ceiling : call.maxTokens;
+      if (maxTokens !== call.maxTokens) {
+        setMaxTokens = true;
+        reasons.push(`max_tokens ceiling ${ceiling}`);
+      }
+    } else if (ceiling !== undefined) {
+      maxTokens = ceiling;
+      setMaxTokens = true;
+    } else if (lookup.price.maxOutputTokens !== undefined && lookup.source !== 'fallback') {
+      maxTokens = lookup.price.maxOutputTokens;
+    } else {
+      maxTokens = this.#defaultMaxTokens;
+      setMaxTokens = true;
+    }
+    return { maxTokens, setMaxTokens };
+  }
+
+  /** Runaway-loop guards: attempts per task, USD per minute per agent. A refusal, or undefined. */
+  #runawayGuards(call: CallDescription, st: AgentState, task: TaskInfo | undefined, model: string, estimate: number, now: number): GateDecision | undefined {
+    const agent = st.name;
+    if (task !== undefined && st.limits.maxAttemptsPerTask !== undefined) {
+      const attempts = this.#agents.bumpAttempts(agent, task.id);
+      if (attempts > st.limits.maxAttemptsPerTask) {
+        return this.#refuse(
+          call,
+          st,
+          model,
+          { scope: 'task.attempts', agent, taskId: task.id, limitUsd: 0, spentUsd: 0, reservedUsd: 0, estimatedUsd: nanosToUsd(estimate), resetAt: null },
+          `tollgate: task ${task.id} of agent "${agent}" made ${attempts} LLM calls, more than maxAttemptsPerTask ${st.limits.maxAttemptsPerTask} (runaway-loop guard)`,
+        );
+      }
+    }
+    if (st.rate !== null && st.limits.rateUsdPerMinute !== undefined) {
+      const spent = st.rate.lastMinuteUsd(now);
+      if (spent >= st.limits.rateUsdPerMinute) {
+        const until = st.rate.belowAt(now, st.limits.rateUsdPerMinute);
+        return this.#refuse(
+          call,
+          st,
+          model,
+          {
+            scope: 'agent.rate',
+            agent,
+            taskId: task?.id ?? null,
+            limitUsd: st.limits.rateUsdPerMinute,
+            spentUsd: spent,
+            reservedUsd: 0,
+            estimatedUsd: nanosToUsd(estimate),
+            resetAt: new Date(until).toISOString(),
+          },
+          `tollgate: agent "${agent}" spent $${spent.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${st.limits.rateUsdPerMinute} (runaway-loop guard); blocked until ${new Date(until).toISOString()}`,
+          until,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Reserves the call's worst case: priced with the exact input count up front when the input
+   * is a noticeable share of the room known to be left, else with the fast bound and, when that
+   * does not fit, again with the exact count; then, with the wait option, waits for in-flight
+   * holds when only they stand in the way. Throws when the ledger fails.
+   */
+  async #reserve(
+    st: AgentState,
+    scopes: readonly BudgetScope[],
+    call: CallDescription,
+    format: 'openai' | 'anthropic',
+    lookup: PriceLookup,
+    cacheKind: 'none' | '5m' | '1h',
+    inputTokens: number,
+    maxTokens: number,
+  ): Promise<{ result: ReserveResult; inputTokens: number; rates: TokenRatesNanos; estimate: number }> {
+    const body = call.body;
+    let rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+    let estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+    let exact = false;
+    if (inputTokens * rates.input >= this.#exactShare * this.#agents.knownRoom(st, scopes)) {
+      // The input's share of the room left is noticeable: price it with the exact count (cached
+      // per message, well under a millisecond) so a burst does not hold far more than it costs.
+      const counted = this.#exactInput(format, body, inputTokens);
+      exact = true;
+      if (counted < inputTokens) {
+        inputTokens = counted;
+        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+      }
+    }
+    let result = await this.#guard.reserve(scopes, estimate);
+    if (!result.ok && !exact) {
+      // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
+      const counted = this.#exactInput(format, body, inputTokens);
+      if (counted < inputTokens) {
+        inputTokens = counted;
+        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+        result = await this.#guard.reserve(scopes, estimate);
+      }
+    }
+    if (!result.ok && st.waitMs > 0 && result.spentNanos + estimate <= result.scope.limitNanos!) {
+      // Refused only because of other calls' in-flight holds: wait for them to settle (bounded),
+      // then decide on what is settled.
+      result = await this.#waiters.wait(st.name, scopes, estimate, st.waitMs, result);
+    }
+    return { result, inputTokens, rates, estimate };
   }
 
   /** Settles a call with its real cost; reports the room left after it. */

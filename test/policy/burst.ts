@@ -50,6 +50,8 @@ export interface BurstSpec {
   readonly waitMs: number;
   readonly seed: number;
   readonly agent: string;
+  /** Passed to the policy (BudgetPolicyOptions.exactCountShare); Infinity = the fast byte bound unless it does not fit. */
+  readonly exactCountShare?: number | null;
 }
 
 /** What one burst did. */
@@ -72,10 +74,35 @@ export function rng(seed: number): () => number {
   };
 }
 
+/** Resolves once the ledger answers a read (a remote ledger connects in the background). */
+async function connected(ledger: Ledger, agent: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await ledger.spent([{ scope: 'agent.daily', agent, key: 'warm-up', limitNanos: null, resetAt: null }]);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
 /** Fires `spec.calls` chat calls at once; each call's real cost is random (prompt length, max_tokens). */
 export async function runBurst(ledger: Ledger, spec: BurstSpec): Promise<BurstResult> {
   const config = resolveConfig({ env: {}, overrides: { agent: spec.agent, limits: { dailyUsd: spec.dailyUsd, waitMs: spec.waitMs } } });
-  const policy = new BudgetPolicy({ config, ledger, prices: createPriceTable(), estimator: createInputEstimator() });
+  // The burst measures utilization, not latency: a loaded test machine must not turn a slow
+  // ledger answer into a refusal. Connected first, so no call waits for the connection.
+  await connected(ledger, spec.agent);
+  const policy = new BudgetPolicy({
+    config,
+    ledger,
+    ledgerTimeoutMillis: 30_000,
+    prices: createPriceTable(),
+    estimator: createInputEstimator(),
+    // JSON (the 4-process runs) cannot carry Infinity: null stands for it.
+    ...(spec.exactCountShare === undefined ? {} : { exactCountShare: spec.exactCountShare ?? Infinity }),
+  });
   harness ??= startHarness({ gate, captureMessageContent: false });
   const h = await harness;
   h.reset();

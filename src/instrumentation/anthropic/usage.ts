@@ -33,7 +33,8 @@ export interface AnthropicUsage {
 }
 
 function count(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
+  // Capped so that input = input + cache read + cache creation stays finite for an absurd report (1e308).
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.min(value, Number.MAX_SAFE_INTEGER) : undefined;
 }
 
 /**
