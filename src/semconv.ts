@@ -81,6 +81,8 @@ export const RES_BUDGET_MONTHLY_USD = 'tollgate.budget.monthly_usd';
 export const RES_BUDGET_TASK_USD = 'tollgate.budget.task_usd';
 export const RES_POLICY_MAX_TOKENS = 'tollgate.policy.max_tokens';
 export const RES_POLICY_ON_EXCEED = 'tollgate.policy.on_exceed';
+/** Milliseconds a call refused only by other calls' in-flight holds may wait for them to settle; 0 = never. */
+export const RES_POLICY_WAIT_MS = 'tollgate.policy.wait_ms';
 
 // Metrics
 export const METRIC_COST_USD = 'tollgate.cost.usd';

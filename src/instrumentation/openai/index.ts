@@ -472,7 +472,10 @@ function chatStreamObserver(op: 'chat' | 'completions', call: TrackedCall, body:
       }
       const u = chatUsage(chunk['usage'], chunk);
       if (u !== undefined) reported = u;
-      return !(hideUsageChunk && u !== undefined && Array.isArray(choices) && choices.length === 0);
+      // The usage-only chunk tollgate asked for is hidden whatever its usage holds: a caller that
+      // did not ask for it reads choices[0] of every chunk. Other chunks carry `usage: null`.
+      const raw = chunk['usage'];
+      return !(hideUsageChunk && raw !== undefined && raw !== null && Array.isArray(choices) && choices.length === 0);
     },
     onDone(): void {
       if (reported === undefined) return estimate();
