@@ -11,6 +11,7 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import type { PriceData, PriceDataModel, PriceDataProvider } from './data.ts';
+import { jsonPath, valueAt } from './json-path.ts';
 import { compileMatch, type Matcher, type MatchRule } from './match.ts';
 import type { PriceTier, PriceWhen, Rates } from './types.ts';
 
@@ -85,21 +86,6 @@ const fileSchema = z.array(providerSchema).min(1);
 export type GenaiProvider = z.infer<typeof providerSchema>;
 type GenaiPrices = z.infer<typeof modelPrices>;
 type Upstream = GenaiPrices['input_mtok'];
-
-function jsonPath(path: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : `.${String(seg)}`;
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const seg of path) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return v;
-}
 
 /**
  * Validates a genai-prices data document read from `file`.

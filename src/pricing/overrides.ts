@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
 import { compileDataFile } from './compile.ts';
 import type { PriceData } from './data.ts';
+import { jsonPath, valueAt } from './json-path.ts';
 import type { ModelPrice, PriceTier } from './types.ts';
 
 const rate = z.number().finite().nonnegative();
@@ -56,21 +57,6 @@ const EXPECTED: Readonly<Record<string, string>> = {
   tiers: 'an array of tiers { aboveInputTokens, input, output, ... }',
   aboveInputTokens: 'an integer >= 0 (input tokens above which the tier applies)',
 };
-
-function jsonPath(path: readonly PropertyKey[]): string {
-  let out = '$';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : `.${String(seg)}`;
-  return out;
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let v = root;
-  for (const seg of path) {
-    if (typeof v !== 'object' || v === null) return undefined;
-    v = (v as Record<PropertyKey, unknown>)[seg];
-  }
-  return v;
-}
 
 function expectedFor(path: readonly PropertyKey[], fallback: string): string {
   for (let i = path.length - 1; i >= 0; i--) {

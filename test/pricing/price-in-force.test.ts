@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
 import { calcPrice, findProvider } from '@pydantic/genai-prices';
 import { ConfigError } from '../../src/errors.ts';
 import { comparePrices } from '../../src/pricing/compare.ts';
@@ -18,6 +19,8 @@ import { computeCost, createPriceTable, defaultPriceTable, MAX_CALL_DURATION_MS,
 import type { PriceData } from '../../src/pricing/data.ts';
 
 const at = (iso: string): number => Date.parse(iso);
+const noop = (): void => undefined;
+const silent: DiagLogger = { error: noop, warn: noop, info: noop, debug: noop, verbose: noop };
 
 /** [model, provider, start time, input rate, output rate] per million tokens. */
 const BOUNDARIES: readonly [string, string, string, number, number][] = [
@@ -267,6 +270,8 @@ void test('the staleness warning: once, when the table is more than 60 days old'
     if ((w as Error & { code?: string }).code === 'TOLLGATE_STALE_PRICES') warnings.push(w);
   };
   process.on('warning', listener);
+  const diagWarnings: string[] = [];
+  diag.setLogger({ ...silent, warn: (message: string) => void diagWarnings.push(message) }, DiagLogLevel.WARN);
   {
     const built = at('2026-11-25T00:00:00Z');
     assert.equal(STALE_PRICES_DAYS, 60);
@@ -274,6 +279,9 @@ void test('the staleness warning: once, when the table is more than 60 days old'
     assert.equal(warnIfPricesStale('2026-11-25', built + 61 * 86_400_000), true);
     assert.equal(warnIfPricesStale('2026-11-25', built + 90 * 86_400_000), false); // once per process
   }
+  diag.disable();
+  assert.equal(diagWarnings.length, 1);
+  assert.match(diagWarnings[0] ?? '', /^tollgate: the price table is 61 days old \(built 2026-11-25\)/);
   return new Promise<void>((resolve) => {
     setImmediate(() => {
       process.off('warning', listener);
