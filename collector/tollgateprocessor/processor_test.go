@@ -395,7 +395,7 @@ func TestPriceInForce(t *testing.T) {
 	}
 	// The TTS variant is excluded by the lookahead: the provider's fallback rates, flagged.
 	attrs := h.run(t, oneSpan(t, "chat", "2026-01-01T00:00:00Z", nil, chat("acme-look-tts", 1_000_000, 0, nil)))
-	if _, src, id := costOf(t, attrs); src != "fallback" || id != "fallback:acme" {
+	if _, src, id := costOf(t, attrs); src != "fallback" || id != "fallback/acme" {
 		t.Fatalf("acme-look-tts: %s %s, want fallback under acme", src, id)
 	}
 }
@@ -427,7 +427,7 @@ func TestOverridesWin(t *testing.T) {
 		}
 	}
 	attrs := h.run(t, oneSpan(t, "chat", "2026-11-25T12:00:00Z", nil, chat("mystery-llm-9", 1000, 10, provider)))
-	if usd, src, id := costOf(t, attrs); usd <= 0 || src != "fallback" || id != "fallback:openai" {
+	if usd, src, id := costOf(t, attrs); usd <= 0 || src != "fallback" || id != "fallback/openai" {
 		t.Fatalf("unknown model: %v %s %s", usd, src, id)
 	}
 }

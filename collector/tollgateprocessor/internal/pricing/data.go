@@ -16,7 +16,7 @@ type Price struct {
 	Provider string
 	// Model is the price row's id (override entries: the model as written).
 	Model string
-	// ID names the row on spans (tollgate.cost.price_id): provider/id, override:provider/model, fallback:provider.
+	// ID names the row on spans (tollgate.cost.price_id): provider/id, override:provider/model, fallback/provider.
 	ID            string
 	Base          Variant
 	BatchDiscount float64 // NaN when the price has none

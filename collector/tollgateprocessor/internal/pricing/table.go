@@ -407,7 +407,7 @@ func (t *Table) resolve(modelName, providerName string) *Lookup {
 		}
 	}
 	return &Lookup{
-		Price:  &Price{Provider: named, Model: modelName, ID: "fallback:" + fallbackProvider, Base: Variant{Rates: t.fallbackFor(fallbackProvider)}, BatchDiscount: math.NaN()},
+		Price:  &Price{Provider: named, Model: modelName, ID: "fallback/" + fallbackProvider, Base: Variant{Rates: t.fallbackFor(fallbackProvider)}, BatchDiscount: math.NaN()},
 		Source: SourceFallback,
 	}
 }

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { collectorConfig } from '../../src/cli/collector-config.ts';
+
+const GATEWAY = new URL('../../collector-config/gateway.yaml', import.meta.url);
+
+async function run(args: string[], env: NodeJS.ProcessEnv = {}, cwd = process.cwd()): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  stderr.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const code = await collectorConfig(args, { stdout, stderr, env, cwd });
+  return { code, stdout: out, stderr: err };
+}
+
+void test('`tollgate collector-config` prints the shipped gateway config, whose trace pipeline prices with the tollgate processor', async () => {
+  const { code, stdout } = await run([]);
+  assert.equal(code, 0);
+  assert.equal(stdout, await readFile(GATEWAY, 'utf8'));
+  assert.match(stdout, /^ {6}processors: \[memory_limiter, tollgate, batch\]$/m);
+  assert.match(stdout, /^ {4}prices_file: \$\{env:TOLLGATE_PRICES:-\}$/m);
+  assert.doesNotMatch(stdout, /transform\/tollgate_pricing|pricing\.yaml/);
+});
+
+void test('--prices (or TOLLGATE_PRICES) is validated with the SDK loader and written as the processor prices_file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-cc-'));
+  try {
+    await writeFile(join(dir, 'prices.json'), JSON.stringify({ version: 1, models: [{ provider: 'openai', model: 'acme-large', input: 2.5, output: 10 }] }));
+    const viaFlag = await run(['--prices', 'prices.json'], {}, dir);
+    assert.equal(viaFlag.code, 0);
+    assert.ok(viaFlag.stdout.includes(`\n    prices_file: ${JSON.stringify(join(dir, 'prices.json'))}\n`), viaFlag.stdout);
+    const viaEnv = await run(['--out', 'gw.yaml'], { TOLLGATE_PRICES: 'prices.json' }, dir);
+    assert.equal(viaEnv.code, 0);
+    assert.equal(await readFile(join(dir, 'gw.yaml'), 'utf8'), viaFlag.stdout);
+
+    await writeFile(join(dir, 'bad.json'), JSON.stringify({ version: 1, models: [{ provider: 'openai', model: 'm', input: -1, output: 1 }] }));
+    await assert.rejects(run(['--prices', 'bad.json'], {}, dir), (err: Error) => {
+      assert.match(err.message, /bad\.json \$\.models\[0\]\.input: got -1, expected a finite number >= 0/);
+      return true;
+    });
+    assert.equal((await run(['--bogus'], {}, dir)).code, 2);
+    assert.equal((await run(['--check', 'x'], {}, dir)).code, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
