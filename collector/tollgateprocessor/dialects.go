@@ -45,55 +45,55 @@ const (
 )
 
 var numericKeys = map[string]int{
-	"gen_ai.usage.input_tokens":                                 nInput,
-	"gen_ai.usage.output_tokens":                                nOutput,
-	"gen_ai.usage.prompt_tokens":                                nPrompt,
-	"gen_ai.usage.completion_tokens":                            nCompletion,
-	"llm.token_count.prompt":                                    nOIPrompt,
-	"llm.token_count.completion":                                nOICompletion,
-	"ai.usage.inputTokens":                                      nAIInput,
-	"ai.usage.outputTokens":                                     nAIOutput,
-	"ai.usage.promptTokens":                                     nAIPrompt,
-	"ai.usage.completionTokens":                                 nAICompletion,
-	"ai.usage.tokens":                                           nAIEmbed,
-	"gen_ai.usage.cache_read.input_tokens":                      nCacheRead,
-	"gen_ai.usage.cache_read_input_tokens":                      nOLCacheRead,
-	"llm.token_count.prompt_details.cache_read":                 nOICacheRead,
-	"ai.usage.inputTokenDetails.cacheReadTokens":                nAICacheRead,
-	"ai.usage.cachedInputTokens":                                nAICachedInput,
-	"gen_ai.usage.cache_creation.input_tokens":                  nCacheCreation,
-	"gen_ai.usage.cache_write.input_tokens":                     nCacheWrite,
-	"gen_ai.usage.cache_creation_input_tokens":                  nOLCacheCreation,
-	"llm.token_count.prompt_details.cache_write":                nOICacheWrite,
-	"ai.usage.inputTokenDetails.cacheWriteTokens":               nAICacheWrite,
-	"anthropic.usage.cache_creation.ephemeral_1h_input_tokens":  nCacheWrite1h,
-	"gen_ai.usage.reasoning.output_tokens":                      nReasoning,
-	"llm.token_count.completion_details.reasoning":              nOIReasoning,
-	"ai.usage.outputTokenDetails.reasoningTokens":               nAIReasoningDetail,
-	"ai.usage.reasoningTokens":                                  nAIReasoning,
+	"gen_ai.usage.input_tokens":                                nInput,
+	"gen_ai.usage.output_tokens":                               nOutput,
+	"gen_ai.usage.prompt_tokens":                               nPrompt,
+	"gen_ai.usage.completion_tokens":                           nCompletion,
+	"llm.token_count.prompt":                                   nOIPrompt,
+	"llm.token_count.completion":                               nOICompletion,
+	"ai.usage.inputTokens":                                     nAIInput,
+	"ai.usage.outputTokens":                                    nAIOutput,
+	"ai.usage.promptTokens":                                    nAIPrompt,
+	"ai.usage.completionTokens":                                nAICompletion,
+	"ai.usage.tokens":                                          nAIEmbed,
+	"gen_ai.usage.cache_read.input_tokens":                     nCacheRead,
+	"gen_ai.usage.cache_read_input_tokens":                     nOLCacheRead,
+	"llm.token_count.prompt_details.cache_read":                nOICacheRead,
+	"ai.usage.inputTokenDetails.cacheReadTokens":               nAICacheRead,
+	"ai.usage.cachedInputTokens":                               nAICachedInput,
+	"gen_ai.usage.cache_creation.input_tokens":                 nCacheCreation,
+	"gen_ai.usage.cache_write.input_tokens":                    nCacheWrite,
+	"gen_ai.usage.cache_creation_input_tokens":                 nOLCacheCreation,
+	"llm.token_count.prompt_details.cache_write":               nOICacheWrite,
+	"ai.usage.inputTokenDetails.cacheWriteTokens":              nAICacheWrite,
+	"anthropic.usage.cache_creation.ephemeral_1h_input_tokens": nCacheWrite1h,
+	"gen_ai.usage.reasoning.output_tokens":                     nReasoning,
+	"llm.token_count.completion_details.reasoning":             nOIReasoning,
+	"ai.usage.outputTokenDetails.reasoningTokens":              nAIReasoningDetail,
+	"ai.usage.reasoningTokens":                                 nAIReasoning,
 }
 
 // String attributes, by slot.
 const (
-	sOperation    = iota // gen_ai.operation.name
-	sOIKind              // openinference.span.kind
-	sAIOperation         // ai.operationId
-	sLLMType             // OpenLLMetry llm.request.type
-	sResponseModel       // gen_ai.response.model
-	sRequestModel        // gen_ai.request.model
-	sOIModel             // llm.model_name
-	sAIModel             // ai.model.id
-	sOIEmbedModel        // embedding.model_name
-	sProviderName        // gen_ai.provider.name
-	sAIProvider          // ai.model.provider
-	sSystem              // gen_ai.system
-	sOIProvider          // llm.provider
-	sOISystem            // llm.system
-	sErrorType           // error.type
-	sTierResponse        // openai.response.service_tier
-	sTierRequest         // openai.request.service_tier
-	sTierResponseOld     // gen_ai.openai.response.service_tier (conventions before 1.37)
-	sTierRequestOld      // gen_ai.openai.request.service_tier
+	sOperation       = iota // gen_ai.operation.name
+	sOIKind                 // openinference.span.kind
+	sAIOperation            // ai.operationId
+	sLLMType                // OpenLLMetry llm.request.type
+	sResponseModel          // gen_ai.response.model
+	sRequestModel           // gen_ai.request.model
+	sOIModel                // llm.model_name
+	sAIModel                // ai.model.id
+	sOIEmbedModel           // embedding.model_name
+	sProviderName           // gen_ai.provider.name
+	sAIProvider             // ai.model.provider
+	sSystem                 // gen_ai.system
+	sOIProvider             // llm.provider
+	sOISystem               // llm.system
+	sErrorType              // error.type
+	sTierResponse           // openai.response.service_tier
+	sTierRequest            // openai.request.service_tier
+	sTierResponseOld        // gen_ai.openai.response.service_tier (conventions before 1.37)
+	sTierRequestOld         // gen_ai.openai.request.service_tier
 	strSlots
 )
 
@@ -119,12 +119,27 @@ var stringKeys = map[string]int{
 	"gen_ai.openai.request.service_tier":  sTierRequestOld,
 }
 
+// stringSlot offsets string slots in attributeKeys: one map lookup per attribute tells
+// whether it matters and where it goes (the scan is the processor's hottest loop).
+const stringSlot = 1000
+
+var attributeKeys = func() map[string]int {
+	m := make(map[string]int, len(numericKeys)+len(stringKeys))
+	for k, slot := range numericKeys {
+		m[k] = slot
+	}
+	for k, slot := range stringKeys {
+		m[k] = stringSlot + slot
+	}
+	return m
+}()
+
 // view is what pricing needs from one span's attributes, read in one pass.
 type view struct {
-	num     [numSlots]float64
-	str     [strSlots]string
-	isStr   [strSlots]bool // the attribute is a string (maybe empty): the dialect markers test the type, not the value
-	hasCost bool           // tollgate.cost.usd is a number: priced upstream (SDK or another collector)
+	num                                    [numSlots]float64
+	str                                    [strSlots]string
+	isStr                                  [strSlots]bool // the attribute is a string (maybe empty): the dialect markers test the type, not the value
+	hasCost                                bool           // tollgate.cost.usd is a number: priced upstream (SDK or another collector)
 	hasAgent, hasProvider, hasRequestModel bool
 }
 
@@ -145,7 +160,12 @@ func (v *view) read(attrs pcommon.Map) {
 			v.hasAgent = true
 			continue
 		}
-		if slot, ok := stringKeys[k]; ok {
+		key, ok := attributeKeys[k]
+		if !ok {
+			continue
+		}
+		if key >= stringSlot {
+			slot := key - stringSlot
 			if val.Type() == pcommon.ValueTypeStr {
 				v.str[slot] = val.Str()
 				v.isStr[slot] = true
@@ -158,19 +178,17 @@ func (v *view) read(attrs pcommon.Map) {
 			}
 			continue
 		}
-		if slot, ok := numericKeys[k]; ok {
-			var f float64
-			switch val.Type() {
-			case pcommon.ValueTypeInt:
-				f = float64(val.Int())
-			case pcommon.ValueTypeDouble:
-				f = val.Double()
-			default:
-				continue
-			}
-			if f >= 0 && !math.IsInf(f, 0) {
-				v.num[slot] = f
-			}
+		var f float64
+		switch val.Type() {
+		case pcommon.ValueTypeInt:
+			f = float64(val.Int())
+		case pcommon.ValueTypeDouble:
+			f = val.Double()
+		default:
+			continue
+		}
+		if f >= 0 && !math.IsInf(f, 0) {
+			v.num[key] = f
 		}
 	}
 }

@@ -75,12 +75,12 @@ func putTyped(t testing.TB, m pcommon.Map, key string, v typed) {
 }
 
 type goldenSpan struct {
-	Note       string            `json:"note"`
-	Name       string            `json:"name"`
-	StartTime  string            `json:"startTime"`
-	Resource   map[string]typed  `json:"resource"`
-	Attributes map[string]typed  `json:"attributes"`
-	Expected   map[string]any    `json:"expected"`
+	Note       string           `json:"note"`
+	Name       string           `json:"name"`
+	StartTime  string           `json:"startTime"`
+	Resource   map[string]typed `json:"resource"`
+	Attributes map[string]typed `json:"attributes"`
+	Expected   map[string]any   `json:"expected"`
 }
 
 type golden struct {
@@ -409,14 +409,14 @@ func TestOverridesWin(t *testing.T) {
 	h := newHarness(t, &Config{PricesFile: path})
 	provider := map[string]typed{"gen_ai.provider.name": {"string": "openai"}}
 	cases := []struct {
-		model       string
-		input       int64
-		want        float64
-		source, id  string
+		model      string
+		input      int64
+		want       float64
+		source, id string
 	}{
 		{"gpt-4o-2024-08-06", 1_000_000, 1 + 2, "override", "override:openai/gpt-4o"},
 		{"acme-large-v2", 1_000_000, 5 + 20, "override", "override:openai/acme-large"},
-		{"ACME-LARGE", 100, 100 * 2.5 / 1e6 + 1_000_000*10/1e6, "override", "override:openai/acme-large"},
+		{"ACME-LARGE", 100, 100*2.5/1e6 + 1_000_000*10/1e6, "override", "override:openai/acme-large"},
 		{"gpt-4o-mini", 1_000_000, 0.15 + 0.6, "table", "openai/gpt-4o-mini"},
 	}
 	for _, c := range cases {
