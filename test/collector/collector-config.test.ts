@@ -50,3 +50,20 @@ void test('--prices (or TOLLGATE_PRICES) is validated with the SDK loader and wr
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+void test('docker-compose builds the gateway from the same ocb manifest and release as build-otel-binaries.sh, tollgate processor included', async () => {
+  const root = new URL('../../', import.meta.url);
+  const [manifest, dockerfile, compose, ignore] = await Promise.all(
+    ['collector-config/builder-config.yaml', 'collector-config/Dockerfile', 'docker-compose.yaml', '.dockerignore'].map(async (f) => await readFile(new URL(f, root), 'utf8')),
+  );
+  const version = /^ {2}version: (\S+)$/m.exec(manifest)?.[1];
+  assert.equal(version, '0.161.0');
+  assert.match(manifest, /^ {2}- gomod: github\.com\/tollgate-dev\/tollgate\/collector\/tollgateprocessor v0\.0\.0\n {4}path: \.\.\/collector\/tollgateprocessor$/m);
+  assert.ok(dockerfile.includes(`go install go.opentelemetry.io/collector/cmd/builder@v${String(version)}`), 'Dockerfile installs ocb at the manifest release');
+  assert.match(dockerfile, /^COPY collector\/tollgateprocessor\/ collector\/tollgateprocessor\/$/m);
+  assert.match(dockerfile, /^WORKDIR \/src\/collector-config$/m, 'ocb runs where the manifest path resolves');
+  assert.match(compose, /dockerfile: collector-config\/Dockerfile/);
+  assert.match(compose, /command: \["--config=\/etc\/tollgate\/gateway\.yaml"\]/);
+  assert.doesNotMatch(compose, /pricing\.yaml|opentelemetry-collector-contrib/);
+  for (const path of ['collector/tollgateprocessor', 'collector-config/builder-config.yaml', 'collector-config/gateway.yaml']) assert.ok(ignore.includes(`!${path}`), `.dockerignore keeps ${path}`);
+});
