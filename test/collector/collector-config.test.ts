@@ -53,9 +53,11 @@ void test('--prices (or TOLLGATE_PRICES) is validated with the SDK loader and wr
 
 void test('docker-compose builds the gateway from the same ocb manifest and release as build-otel-binaries.sh, tollgate processor included', async () => {
   const root = new URL('../../', import.meta.url);
-  const [manifest, dockerfile, compose, ignore] = await Promise.all(
-    ['collector-config/builder-config.yaml', 'collector-config/Dockerfile', 'docker-compose.yaml', '.dockerignore'].map(async (f) => await readFile(new URL(f, root), 'utf8')),
-  );
+  const read = async (f: string): Promise<string> => await readFile(new URL(f, root), 'utf8');
+  const manifest = await read('collector-config/builder-config.yaml');
+  const dockerfile = await read('collector-config/Dockerfile');
+  const compose = await read('docker-compose.yaml');
+  const ignore = await read('.dockerignore');
   const version = /^ {2}version: (\S+)$/m.exec(manifest)?.[1];
   assert.equal(version, '0.161.0');
   assert.match(manifest, /^ {2}- gomod: github\.com\/tollgate-dev\/tollgate\/collector\/tollgateprocessor v0\.0\.0\n {4}path: \.\.\/collector\/tollgateprocessor$/m);
