@@ -277,13 +277,15 @@ func (v *view) provider() string {
 	return firstString(v, sSystem, sOIProvider, sOISystem)
 }
 
-// serviceTier: the tier the call ran in (response first: what was served), lowercased; "" for none.
+// serviceTier: the tier the call ran in, as written (cost-processor.ts serviceTierOf): the
+// response's, else the request's, registry names before the older gen_ai.openai.* ones; "" for none.
 func (v *view) serviceTier() string {
-	t := firstString(v, sTierResponse, sTierRequest, sTierResponseOld, sTierRequestOld)
-	if t == "" {
-		return ""
+	for _, slot := range []int{sTierResponse, sTierResponseOld, sTierRequest, sTierRequestOld} {
+		if v.isStr[slot] {
+			return v.str[slot]
+		}
 	}
-	return strings.ToLower(t)
+	return ""
 }
 
 func firstNum(v *view, slots ...int) float64 {

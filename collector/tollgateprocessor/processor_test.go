@@ -357,7 +357,8 @@ func costOf(t *testing.T, attrs pcommon.Map) (float64, string, string) {
 func TestPriceInForce(t *testing.T) {
 	h := newHarness(t, &Config{TableFile: filepath.Join("testdata", "dated-table.json")})
 	flex := map[string]typed{"openai.response.service_tier": {"string": "flex"}}
-	priority := map[string]typed{"openai.request.service_tier": {"string": "Priority"}}
+	priority := map[string]typed{"openai.request.service_tier": {"string": "priority"}}
+	wrongCase := map[string]typed{"openai.request.service_tier": {"string": "Priority"}}
 	unknownTier := map[string]typed{"openai.response.service_tier": {"string": "scale"}}
 	cases := []struct {
 		name, model, start string
@@ -379,9 +380,12 @@ func TestPriceInForce(t *testing.T) {
 		{"dated entry brings its own tiers", "acme-tiered", "2026-07-01T00:00:00Z", 2000, 0, nil, 2000 * 4 / 1e6},
 		{"dated entry below its tier", "acme-tiered", "2026-07-01T00:00:00Z", 1000, 0, nil, 1000 * 3 / 1e6},
 		{"flex replaces the dated price", "acme-tiered", "2026-07-01T00:00:00Z", 2000, 0, flex, 2000 * 0.5 / 1e6},
-		{"priority (request attribute, any case) with its tier", "acme-tiered", "2026-01-01T00:00:00Z", 2000, 0, priority, 2000 * 9 / 1e6},
+		{"priority (request attribute) with its tier", "acme-tiered", "2026-01-01T00:00:00Z", 2000, 0, priority, 2000 * 9 / 1e6},
+		{"tier names compare exactly, as in TypeScript", "acme-tiered", "2026-01-01T00:00:00Z", 2000, 0, wrongCase, 2000 * 2 / 1e6},
 		{"a tier the model lacks: the price in force", "acme-tiered", "2026-01-01T00:00:00Z", 1000, 0, unknownTier, 1000 * 1 / 1e6},
 		{"a service tier on a model without tiers", "acme-dated", "2026-01-01T00:00:00Z", 1_000_000, 0, flex, 1},
+		{"a startDate entry is a dated price: its times are not read", "acme-date-wins", "2026-05-05T12:00:00Z", 1_000_000, 0, nil, 2},
+		{"an entry with no constraint never holds", "acme-date-wins", "2025-05-05T12:00:00Z", 1_000_000, 0, nil, 1},
 		{"negative lookahead rewrite: a plain name matches", "acme-look-1", "2026-01-01T00:00:00Z", 1_000_000, 0, nil, 1},
 	}
 	for _, c := range cases {

@@ -24,31 +24,30 @@ type Price struct {
 	ServiceTiers  map[string]*Variant
 }
 
-// Dated is a price entry constrained to a start date and/or a UTC time-of-day window.
+// Dated is a price entry constrained to a start date OR a UTC time-of-day window (as
+// src/pricing/when.ts compiles it: a startDate makes it a dated price and its times are not read).
 type Dated struct {
 	Variant
-	// FromUnix: the entry holds from this instant on (UTC midnight of its startDate); math.MinInt64 when unconstrained.
+	// Window false: the entry holds from FromUnix on (UTC midnight of its startDate).
+	Window   bool
 	FromUnix int64
-	// Window: [StartSec, EndSec) seconds of the UTC day; EndSec < StartSec wraps midnight.
-	Window           bool
+	// Window true: [StartSec, EndSec) seconds of the UTC day, missing times being 00:00:00;
+	// EndSec < StartSec wraps midnight; StartSec == EndSec never holds.
 	StartSec, EndSec int64
 }
 
 func (d *Dated) holds(unix int64) bool {
-	if unix < d.FromUnix {
-		return false
-	}
 	if !d.Window {
-		return true
+		return unix >= d.FromUnix
 	}
 	sod := unix % 86400
 	if sod < 0 {
 		sod += 86400
 	}
-	if d.StartSec <= d.EndSec {
-		return sod >= d.StartSec && sod < d.EndSec
+	if d.EndSec < d.StartSec {
+		return sod >= d.StartSec || sod < d.EndSec
 	}
-	return sod >= d.StartSec || sod < d.EndSec
+	return sod >= d.StartSec && sod < d.EndSec
 }
 
 // At returns the variant in force for a call started at unixNanos under a service tier
@@ -284,14 +283,18 @@ func (r reader) dated(o map[string]any, path string) ([]Dated, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := Dated{FromUnix: math.MinInt64, EndSec: 86400}
+		d := Dated{Window: true}
 		if sd, ok := eo["startDate"]; ok {
 			s, _ := sd.(string)
 			if d.FromUnix, ok = parseDate(s); !ok {
 				return nil, r.fail(ep+".startDate", sd, "a date YYYY-MM-DD (UTC)")
 			}
+			d.Window = false
 		}
 		for _, k := range []string{"startTime", "endTime"} {
+			if !d.Window {
+				break
+			}
 			tv, ok := eo[k]
 			if !ok {
 				continue
@@ -301,7 +304,6 @@ func (r reader) dated(o map[string]any, path string) ([]Dated, error) {
 			if !ok {
 				return nil, r.fail(ep+"."+k, tv, "a UTC time of day HH:MM:SS")
 			}
-			d.Window = true
 			if k == "startTime" {
 				d.StartSec = sec
 			} else {
@@ -336,7 +338,7 @@ func (r reader) serviceTiers(o map[string]any, path string) (map[string]*Variant
 		if err != nil {
 			return nil, err
 		}
-		out[strings.ToLower(name)] = &variant
+		out[name] = &variant // names compare exactly, as the TypeScript table's Map does
 	}
 	return out, nil
 }

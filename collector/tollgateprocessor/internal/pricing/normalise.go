@@ -42,6 +42,7 @@ var providerAliases = map[string][]string{
 	"cohere":             {"cohere"},
 	"moonshot":           {"moonshotai"},
 	"moonshotai":         {"moonshotai"},
+	"openrouter":         {"openrouter"},
 }
 
 // ProviderIDs returns the data providers a provider name stands for (nil when unknown).

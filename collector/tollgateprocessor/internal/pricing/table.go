@@ -201,6 +201,9 @@ func (t *Table) loadOverrides(file string) error {
 	if err != nil {
 		return err
 	}
+	if _, isList := doc.([]any); isList {
+		return r.fail("$", "a JSON array", "a price override file { version: 1, models: [...] } (a genai-prices data file, which the SDK also accepts, is not read by the collector: compile it with scripts/build-prices.ts and pass it as table_file)")
+	}
 	root, err := r.object(doc, "$", "a price override file { version: 1, models: [...] }")
 	if err != nil {
 		return err
@@ -437,11 +440,18 @@ func (t *Table) fallbackFor(providerID string) Rates {
 			}
 		}
 	}
+	// Every dated price and window counts: an unknown model is priced at the worst of them.
 	var all []*Rates
+	addVariant := func(v *Variant) {
+		all = append(all, &v.Rates)
+		for i := range v.Tiers {
+			all = append(all, &v.Tiers[i].Rates)
+		}
+	}
 	for _, p := range pool {
-		all = append(all, &p.Base.Rates)
-		for i := range p.Base.Tiers {
-			all = append(all, &p.Base.Tiers[i].Rates)
+		addVariant(&p.Base)
+		for i := range p.When {
+			addVariant(&p.When[i].Variant)
 		}
 	}
 	maxOf := func(get func(*Rates) float64) float64 {
