@@ -26,7 +26,7 @@ import { ensureBinaries, REPO_ROOT } from '../test/e2e/stack.ts';
 const SPANS_PER_REQUEST = 500;
 const REQUESTS = 160; // 80,000 spans per measured run
 const WARMUP_REQUESTS = 20;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const CONCURRENCY = 4;
 const CLK_TCK = 100; // Linux USER_HZ: /proc/<pid>/stat times are in 1/100 s
 
@@ -300,6 +300,8 @@ async function run(otelcol: string, dir: string, kind: Pipeline, bodies: readonl
     const sent = async (): Promise<number> => await counter(metricsPort, 'otelcol_exporter_sent_spans');
     await until(`collector ${kind} up`, async () => {
       if (child.exitCode !== null) throw new Error(`collector ${kind} exited: ${stderr}`);
+      // Both listeners: the OTLP receiver (an empty request) and the self-telemetry endpoint.
+      await post(otlpPort, Buffer.alloc(0));
       return (await counter(metricsPort, 'otelcol_receiver_accepted_spans')) >= 0;
     });
     await sendAll(otlpPort, bodies, WARMUP_REQUESTS);
