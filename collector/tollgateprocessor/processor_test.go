@@ -294,6 +294,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "table: unknown match rule", table: `{"providers":[{"id":"p","models":[{"id":"m","match":{"glob":"m*"},"input":1,"output":1}]}]}`, want: []string{"$.providers[0].models[0].match", `"glob"`}},
 		{name: "table: regex the collector cannot run", table: `{"providers":[{"id":"p","models":[{"id":"m","match":{"regex":"a(?=b)"},"input":1,"output":1}]}]}`, want: []string{"$.providers[0].models[0].match.regex", "a regex the collector can run"}},
 		{name: "table: service tier without rates", table: `{"providers":[{"id":"p","models":[{"id":"m","match":{"equals":"m"},"input":1,"output":1,"serviceTiers":{"flex":{"input":1}}}]}]}`, want: []string{"$.providers[0].models[0].serviceTiers.flex.output"}},
+		{name: "a genai-prices data file (the SDK reads it, the collector does not)", prices: `[{"id":"openai","models":[]}]`, want: []string{"prices.json $", "table_file"}},
 		{name: "good file", prices: good},
 	}
 	for _, c := range cases {
