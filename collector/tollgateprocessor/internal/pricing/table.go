@@ -202,7 +202,7 @@ func (t *Table) loadOverrides(file string) error {
 		return err
 	}
 	if _, isList := doc.([]any); isList {
-		return r.fail("$", "a JSON array", "a price override file { version: 1, models: [...] } (a genai-prices data file, which the SDK also accepts, is not read by the collector: compile it with scripts/build-prices.ts and pass it as table_file)")
+		return r.fail("$", "a JSON array", "a price override file { version: 1, models: [...] } (a genai-prices data file, which the SDK also accepts, is not read by the collector: give it a compiled table instead, as table_file: the prices.json node scripts/build-prices.ts writes from the installed @pydantic/genai-prices)")
 	}
 	root, err := r.object(doc, "$", "a price override file { version: 1, models: [...] }")
 	if err != nil {
