@@ -102,7 +102,7 @@ export const EVENT_CALL_BLOCKED = 'tollgate.call.blocked';
 /** GenAI event carrying message content when capture is EVENT_ONLY / SPAN_AND_EVENT. */
 export const EVENT_GEN_AI_OPERATION_DETAILS = 'gen_ai.client.inference.operation.details';
 
-// Set by the gateway collector's generated pricing config (collector-config/pricing.yaml)
+// Set by the gateway collector's tollgate processor (collector/tollgateprocessor)
 /** `collector` on a span the gateway collector priced (it arrived without `tollgate.cost.usd`); also a metric attribute there, so its series never collide with the SDK's. */
 export const ATTR_COST_PRICED_BY = 'tollgate.cost.priced_by';
 /** The price-table row the gateway collector used: `<provider>/<model>`, `override:<provider>/<model>` or `fallback/<provider>`. */

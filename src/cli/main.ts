@@ -11,7 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   cost: { summary: 'quote one call: --model M --input N --output N [...]', load: async () => (await import('./cost.ts')).cost },
   prices: { summary: 'print the effective price table [QUERY]', load: async () => (await import('./prices.ts')).prices },
   report: { summary: 'cost tables from spans saved as OTLP JSON: FILE [--json] [--html out.html]', load: async () => (await import('./report.ts')).report },
-  'collector-config': { summary: 'print the collector pricing config generated from the price table', load: async () => (await import('./collector-config.ts')).collectorConfig },
+  'collector-config': { summary: 'print the gateway collector config (the tollgate processor prices spans; --prices FILE sets its overrides)', load: async () => (await import('./collector-config.ts')).collectorConfig },
 };
 
 function usage(): string {

@@ -149,7 +149,7 @@ export async function startStack(): Promise<Stack> {
     }, dir);
     procs.push(jaegerProc);
     const spansFile = join(dir, 'spans.jsonl');
-    const collector = start('collector', otelcol, ['--config', join(CONFIG_DIR, 'gateway.yaml'), '--config', join(CONFIG_DIR, 'pricing.yaml')], {
+    const collector = start('collector', otelcol, ['--config', join(CONFIG_DIR, 'gateway.yaml')], {
       TOLLGATE_OTLP_GRPC_ENDPOINT: `127.0.0.1:${String(cGrpc)}`,
       TOLLGATE_OTLP_HTTP_ENDPOINT: `127.0.0.1:${String(cHttp)}`,
       JAEGER_OTLP_GRPC_ENDPOINT: `127.0.0.1:${String(jOtlpGrpc)}`,
@@ -166,7 +166,7 @@ export async function startStack(): Promise<Stack> {
     await Promise.all([
       waitFor('Prometheus ready', prom, () => httpOk(`${prometheusUrl}/-/ready`)),
       waitFor('Jaeger query API', jaegerProc, () => httpOk(`${jaegerQueryUrl}/api/services`)),
-      // An empty OTLP/JSON export answers 200 once the receiver is up (the collector parses 1,000+ OTTL statements first).
+      // An empty OTLP/JSON export answers 200 once the receiver is up (after the processor has loaded its price table).
       waitFor('the collector OTLP/HTTP receiver', collector, () =>
         httpOk(`${collectorOtlpHttpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"resourceSpans":[]}' }),
       ),
