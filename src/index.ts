@@ -34,7 +34,7 @@ export { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 export type { OpenAIInstrumentationConfig } from './instrumentation/openai/index.ts';
 export { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 export type { AnthropicInstrumentationConfig } from './instrumentation/anthropic/index.ts';
-export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/common.ts';
+export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/core/index.ts';
 
 // Pricing
 export { computeCost, createPriceTable, defaultPriceTable, loadPriceOverrides } from './pricing/index.ts';

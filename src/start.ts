@@ -22,7 +22,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resolveConfig, type AgentLimits, type TollgateConfig } from './config/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
-import type { ContentCaptureMode } from './instrumentation/common.ts';
+import type { ContentCaptureMode } from './instrumentation/core/index.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
 import type { Ledger } from './ledger/types.ts';

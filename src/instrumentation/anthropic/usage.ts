@@ -17,6 +17,7 @@
  * which may have grown since `message_start` (server tools, fixture 05). So
  * the last value seen of each field wins, field by field.
  */
+import { count } from '../../internal/values.ts';
 import type { Usage } from '../../pricing/types.ts';
 
 /** The usage object of a Message, a `message_start` or a `message_delta`, as any SDK version types it. */
@@ -30,10 +31,6 @@ export interface AnthropicUsage {
     readonly ephemeral_1h_input_tokens?: number | null;
   } | null;
   readonly output_tokens_details?: { readonly thinking_tokens?: number | null } | null;
-}
-
-function count(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
 /**
