@@ -37,6 +37,14 @@ export const ATTR_SERVER_PORT = 'server.port';
 export const ATTR_ERROR_TYPE = 'error.type';
 export const ATTR_SERVICE_NAME = 'service.name';
 
+/** OpenAI's service tier as requested (`auto`, `default`, `flex`, `priority`): semconv OpenAI registry (development). */
+export const ATTR_OPENAI_REQUEST_SERVICE_TIER = 'openai.request.service_tier';
+/** OpenAI's service tier that served the call, as the response reports it: semconv OpenAI registry (development). */
+export const ATTR_OPENAI_RESPONSE_SERVICE_TIER = 'openai.response.service_tier';
+/** The pre-registry names some instrumentations still emit. */
+export const ATTR_GEN_AI_OPENAI_REQUEST_SERVICE_TIER = 'gen_ai.openai.request.service_tier';
+export const ATTR_GEN_AI_OPENAI_RESPONSE_SERVICE_TIER = 'gen_ai.openai.response.service_tier';
+
 /** Operation names that are inference calls (the ones whose usage is summed). */
 export const INFERENCE_OPERATIONS: ReadonlySet<string> = new Set(['chat', 'text_completion', 'embeddings', 'generate_content']);
 
@@ -46,7 +54,7 @@ export const ATTR_COST_INPUT_USD = 'tollgate.cost.input_usd';
 export const ATTR_COST_OUTPUT_USD = 'tollgate.cost.output_usd';
 export const ATTR_COST_CACHE_READ_USD = 'tollgate.cost.cache_read_usd';
 export const ATTR_COST_CACHE_WRITE_USD = 'tollgate.cost.cache_write_usd';
-/** `table`, `override` or `fallback`. */
+/** `table`, `override`, `provider` (the response reported its cost) or `fallback`. */
 export const ATTR_COST_SOURCE = 'tollgate.cost.source';
 export const ATTR_USAGE_ESTIMATED = 'tollgate.usage.estimated';
 export const ATTR_TASK_ID = 'tollgate.task.id';
@@ -73,6 +81,8 @@ export const RES_BUDGET_MONTHLY_USD = 'tollgate.budget.monthly_usd';
 export const RES_BUDGET_TASK_USD = 'tollgate.budget.task_usd';
 export const RES_POLICY_MAX_TOKENS = 'tollgate.policy.max_tokens';
 export const RES_POLICY_ON_EXCEED = 'tollgate.policy.on_exceed';
+/** Milliseconds a call refused only by other calls' in-flight holds may wait for them to settle; 0 = never. */
+export const RES_POLICY_WAIT_MS = 'tollgate.policy.wait_ms';
 
 // Metrics
 export const METRIC_COST_USD = 'tollgate.cost.usd';

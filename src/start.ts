@@ -30,7 +30,7 @@ import { metricReadersFromEnv } from './otel/metrics.ts';
 import { spanExportProcessorsFromEnv } from './otel/exporters.ts';
 import { createBudgetPolicy, type AgentStatus, type BudgetExceededEvent, type BudgetPolicy, type RouteFunction } from './policy/index.ts';
 import { CostSpanProcessor, setSpendSource, type SpendReport } from './processor/index.ts';
-import { createPriceTable } from './pricing/index.ts';
+import { createPriceTable, warnIfPricesStale } from './pricing/index.ts';
 import type { PriceTable } from './pricing/types.ts';
 import type { CallGate } from './gate.ts';
 import { ATTR_SERVICE_NAME } from './semconv.ts';
@@ -143,6 +143,7 @@ export async function startTollgate(options: TollgateOptions = {}): Promise<Toll
     },
   });
   const prices = options.prices ?? createPriceTable(config.pricesPath === undefined ? {} : { overridesPath: config.pricesPath });
+  warnIfPricesStale(prices.asOf); // the wall clock: a fake clock is a test artefact, staleness is real time
   const exportProcessors = options.spanProcessors !== undefined ? [...options.spanProcessors] : spanExportProcessorsFromEnv(env);
   const readers = options.metricReaders !== undefined ? [...options.metricReaders] : metricReadersFromEnv(env);
 

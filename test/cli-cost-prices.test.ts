@@ -119,3 +119,87 @@ void test('the tollgate command runs cost end to end in a child process', () => 
   const bad = spawnSync(process.execPath, [main, 'cost', '--model'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
 });
+
+void test('cost --at: the price in force for a call starting then, exact seconds on both sides of each boundary', async () => {
+  const cases: [string, string, number][] = [
+    ['deepseek-chat', '2026-12-03T00:29:59Z', 0.685],
+    ['deepseek-chat', '2026-12-03T00:30:00Z', 1.37],
+    ['deepseek-chat', '2026-12-03T16:29:59Z', 1.37],
+    ['deepseek-chat', '2026-12-03T16:30:00Z', 0.685],
+    ['gemini-3.6-flash', '2026-12-31T23:59:59Z', 4.5],
+    ['gemini-3.6-flash', '2027-01-01T00:00:00Z', 9],
+    // The same instant written with an offset.
+    ['gemini-3.6-flash', '2027-01-01T01:00:00+01:00', 9],
+  ];
+  for (const [model, at, total] of cases) {
+    const r = await run(cost, ['--model', model, '--input', '1000000', '--output', '1000000', '--at', at, '--json']);
+    assert.equal(r.code, 0, r.err);
+    const json = JSON.parse(r.out) as { totalUsd: number; at: string; source: string };
+    assert.equal(json.totalUsd, total, `${model} at ${at}`);
+    assert.equal(json.at, new Date(Date.parse(at)).toISOString());
+    assert.equal(json.source, 'table');
+  }
+  const human = await run(cost, ['--model', 'deepseek-chat', '--input', '1000000', '--output', '0', '--at', '2026-12-03T00:30:00Z']);
+  assert.match(human.out, /^deepseek-chat \(deepseek, table price, in force at 2026-12-03T00:30:00\.000Z\)\n/);
+  assert.match(human.out, /total {8}\$0\.270000/);
+  for (const bad of ['yesterday', '2026-12-03T00:30:00', '2026-13-03T00:30:00Z']) {
+    const r = await run(cost, ['--model', 'deepseek-chat', '--input', '1', '--output', '1', '--at', bad]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.err, /--at must be an ISO 8601 time with a zone/);
+  }
+});
+
+void test('cost --service-tier: flex and priority at their rates', async () => {
+  const flex = await run(cost, ['--model', 'gpt-5', '--input', '1000000', '--output', '1000000', '--service-tier', 'flex', '--json']);
+  assert.deepEqual(JSON.parse(flex.out), { model: 'gpt-5', provider: 'openai', inputUsd: 0.625, outputUsd: 5, cacheReadUsd: 0, cacheWriteUsd: 0, totalUsd: 5.625, source: 'table', serviceTier: 'flex' });
+  const priority = await run(cost, ['--model', 'gpt-5', '--input', '1000000', '--output', '1000000', '--service-tier', 'priority']);
+  assert.match(priority.out, /^gpt-5 \(openai, table price, priority tier\)\n/);
+  assert.match(priority.out, /total {8}\$22\.500000/);
+});
+
+void test('TOLLGATE_PRICES naming a genai-prices data file with a changed price changes the quote, no rebuild; a malformed one is a ConfigError naming the path', async () => {
+  const { findProvider } = await import('@pydantic/genai-prices');
+  const { PROVIDERS } = await import('../src/pricing/compile.ts');
+  const providers = PROVIDERS.map((id) => JSON.parse(JSON.stringify(findProvider({ providerId: id }))) as { id: string; models: { id: string; prices: Record<string, unknown> }[] });
+  const gpt4o = providers.find((p) => p.id === 'openai')?.models.find((m) => m.id === 'gpt-4o');
+  assert.ok(gpt4o !== undefined);
+  gpt4o.prices['output_mtok'] = 12;
+  writeFileSync(join(dir, 'genai-data.json'), JSON.stringify(providers));
+  const before = await run(cost, ['--model', 'gpt-4o', '--input', '0', '--output', '1000000', '--json']);
+  assert.equal((JSON.parse(before.out) as { totalUsd: number }).totalUsd, 10);
+  const after = await run(cost, ['--model', 'gpt-4o', '--input', '0', '--output', '1000000', '--json'], { TOLLGATE_PRICES: 'genai-data.json' }, dir);
+  assert.equal(after.code, 0, after.err);
+  assert.equal((JSON.parse(after.out) as { totalUsd: number }).totalUsd, 12);
+
+  gpt4o.prices['output_mtok'] = -1;
+  writeFileSync(join(dir, 'genai-bad.json'), JSON.stringify(providers));
+  const bad = await run(cost, ['--model', 'gpt-4o', '--input', '0', '--output', '1', '--json'], { TOLLGATE_PRICES: 'genai-bad.json' }, dir);
+  assert.equal(bad.code, 1);
+  const index = providers[0]?.models.indexOf(gpt4o) ?? -1;
+  assert.match(bad.err, new RegExp(`invalid configuration at ${join(dir, 'genai-bad.json').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\$\\[0\\]\\.models\\[${index}\\]\\.prices\\.output_mtok: got -1`));
+  assert.match(bad.err, /field "output_mtok"/);
+});
+
+void test('prices --compare lists the models whose rates differ by more than the threshold', async () => {
+  writeFileSync(
+    join(dir, 'litellm.json'),
+    JSON.stringify({
+      'gpt-4o': { litellm_provider: 'openai', input_cost_per_token: 2.5e-6, output_cost_per_token: 1e-5 },
+      'gpt-4o-mini': { litellm_provider: 'openai', input_cost_per_token: 0.15e-6, output_cost_per_token: 0.62e-6 },
+      'gemini/gemini-3.6-flash': { litellm_provider: 'gemini', input_cost_per_token: 1.5e-6, output_cost_per_token: 7.5e-6 },
+    }),
+  );
+  const r = await run(prices, ['--compare', 'litellm.json', '--at', '2026-12-03T12:00:00Z'], {}, dir);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.equal(lines[0], '2 of 3 models both tables price differ by more than 1 % (rates in force at 2026-12-03T12:00:00.000Z; USD per million tokens)');
+  assert.match(lines[2] ?? '', /^google +gemini-3\.6-flash +0\.75\/3\.75 +1\.5\/7\.5 +50 +dated: theirs is our from 2027-01-01 price$/);
+  assert.match(lines[3] ?? '', /^openai +gpt-4o-mini +0\.15\/0\.6 +0\.15\/0\.62 +3\.2 +differs: one table is stale or wrong$/);
+  const strict = await run(prices, ['--compare', 'litellm.json', '--threshold', '5', '--at', '2026-12-03T12:00:00Z', '--json'], {}, dir);
+  assert.equal((JSON.parse(strict.out) as { drifts: unknown[] }).drifts.length, 1);
+  const badThreshold = await run(prices, ['--compare', 'litellm.json', '--threshold', 'lots'], {}, dir);
+  assert.equal(badThreshold.code, 2);
+  const missing = await run(prices, ['--compare', 'nope.json'], {}, dir);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /cannot read nope\.json as JSON/);
+});

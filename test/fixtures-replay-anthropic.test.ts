@@ -1,5 +1,5 @@
 /**
- * Real recorded Anthropic streams (../shared/reference/fixtures, see SOURCES.md)
+ * Real recorded Anthropic streams (test/fixtures/recorded, see SOURCES.md there)
  * replayed by the stand-in server to the real SDK clients (1.14 and 0.137),
  * through `messages.create({ stream: true })` and the `messages.stream()`
  * helper: the spans carry the exact token counts and costs.
@@ -20,7 +20,7 @@ import { replaySse } from '../src/standin/anthropic.ts';
 import { SDKS, onlySpan, startHarness } from './instrumentation/anthropic-harness.ts';
 import type { AnthropicClient, Harness } from './instrumentation/anthropic-harness.ts';
 
-const FIXTURES = new URL('../../shared/reference/fixtures/', import.meta.url);
+const FIXTURES = new URL('./fixtures/recorded/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 interface Case {

@@ -1,4 +1,4 @@
-// Replays real recorded OpenAI / Azure OpenAI payloads (../shared/reference/fixtures, see
+// Replays real recorded OpenAI / Azure OpenAI payloads (test/fixtures/recorded, see
 // SOURCES.md there) through the stand-in server to the real `openai` 7 client, and asserts the
 // exact token counts and costs on the span.
 //
@@ -13,7 +13,7 @@ import { onlySpan, startHarness } from './standin/harness.ts';
 import type { Harness } from './standin/harness.ts';
 import { defaultPriceTable } from '../src/pricing/index.ts';
 
-const FIXTURES = new URL('../../shared/reference/fixtures/', import.meta.url);
+const FIXTURES = new URL('./fixtures/recorded/', import.meta.url);
 const read = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
 
 interface NockEntry {

@@ -1,6 +1,7 @@
 /**
  * `tollgate cost --model M [--provider P] --input N --output N [--cache-read N]
- * [--cache-write N] [--cache-write-1h N] [--reasoning N] [--batch] [--json]`:
+ * [--cache-write N] [--cache-write-1h N] [--reasoning N] [--batch] [--at ISO]
+ * [--service-tier T] [--json]`:
  * quotes one call with the effective price table (built-in + TOLLGATE_PRICES).
  */
 import { resolve } from 'node:path';
@@ -21,6 +22,9 @@ TOLLGATE_PRICES override file, when set). Counts follow the GenAI conventions:
   --reasoning N       part of --output spent on reasoning
   --provider P        provider (openai, anthropic, aws.bedrock, ...) to resolve the model with
   --batch             priced as a batch call
+  --at ISO-TIME       price in force for a call starting then (dated prices, UTC
+                      time-of-day windows), e.g. 2027-01-01T00:00:00Z; default: now
+  --service-tier T    the call's service tier (flex, priority) where the model has its rates
   --json              print {"model","provider","inputUsd","outputUsd","cacheReadUsd","cacheWriteUsd","totalUsd","source"}
 `;
 
@@ -56,6 +60,8 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
         'cache-write-1h': { type: 'string' },
         reasoning: { type: 'string' },
         batch: { type: 'boolean' },
+        at: { type: 'string' },
+        'service-tier': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -69,9 +75,15 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
     return Promise.resolve(0);
   }
   let usage;
+  let at = Date.now();
   const model = values.model?.trim() ?? '';
   try {
     if (model === '') throw new UsageError('--model is required');
+    if (values.at !== undefined) {
+      // An ISO time with a zone (Z or an offset): a bare date-time would be read in the local zone.
+      at = /(?:Z|[+-]\d{2}:?\d{2})$/i.test(values.at.trim()) || /^\d{4}-\d{2}-\d{2}$/.test(values.at.trim()) ? Date.parse(values.at.trim()) : Number.NaN;
+      if (Number.isNaN(at)) throw new UsageError(`--at must be an ISO 8601 time with a zone, such as 2027-01-01T00:00:00Z, got "${values.at}"`);
+    }
     if (values.input === undefined) throw new UsageError('--input is required (all input tokens, including cache reads and writes)');
     if (values.output === undefined) throw new UsageError('--output is required (all output tokens, including reasoning)');
     const input = tokens('input', values.input);
@@ -103,8 +115,8 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
   let lookup;
   try {
     const table = createPriceTable(pricesFile === undefined || pricesFile === '' ? {} : { overridesPath: resolve(io.cwd, pricesFile) });
-    lookup = values.provider === undefined ? table.find(model) : table.find(model, values.provider);
-    if (lookup === undefined) lookup = values.provider === undefined ? table.lookup(model) : table.lookup(model, values.provider);
+    const tier = values['service-tier']?.trim() || undefined;
+    lookup = table.find(model, values.provider, at, tier) ?? table.lookup(model, values.provider, at, tier);
   } catch (err) {
     if (err instanceof TollgateError) {
       io.stderr.write(`${err.message}\n`);
@@ -131,13 +143,15 @@ export const cost: Command = (args: readonly string[], io: CliIO): Promise<numbe
         cacheWriteUsd: c.cacheWriteUsd,
         totalUsd: c.totalUsd,
         source,
+        ...(values.at === undefined ? {} : { at: new Date(at).toISOString() }),
+        ...(price.serviceTier === undefined ? {} : { serviceTier: price.serviceTier }),
       })}\n`,
     );
     return Promise.resolve(0);
   }
   const priced = price.model === model ? '' : ` as ${price.model}`;
   io.stdout.write(
-    `${model} (${price.provider}${priced}, ${source} price${usage.batch ? ', batch' : ''})\n` +
+    `${model} (${price.provider}${priced}, ${source} price${price.serviceTier === undefined ? '' : `, ${price.serviceTier} tier`}${usage.batch ? ', batch' : ''}${values.at === undefined ? '' : `, in force at ${new Date(at).toISOString()}`})\n` +
       `  input        ${usd(c.inputUsd)}\n` +
       `  cache read   ${usd(c.cacheReadUsd)}\n` +
       `  cache write  ${usd(c.cacheWriteUsd)}\n` +

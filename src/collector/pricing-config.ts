@@ -16,6 +16,7 @@
  * this config priced (`tollgate.cost.priced_by=collector`): the SDK exports its own
  * `tollgate.cost.usd` counter, so nothing is counted twice.
  */
+import { BUILTIN_PRICES_INFO, priceInForce } from '../pricing/index.ts';
 import { providerIds } from '../pricing/normalise.ts';
 import type { ModelPrice, PriceLookup, PriceTable, Rates } from '../pricing/types.ts';
 import {
@@ -129,6 +130,16 @@ export interface CollectorPricingPlan {
   readonly providerAliases: ReadonlyMap<string, string>;
 }
 
+/**
+ * The one instant this (OTTL) generator prices at: noon UTC on the built-in table's build date,
+ * so the committed config is reproducible. It does not follow dated prices or time-of-day windows
+ * past that instant (DeepSeek's peak rate applies all day); the Go collector processor that
+ * replaces it reads `prices.json` and does.
+ */
+export function collectorPricesAt(): number {
+  return Date.parse(`${BUILTIN_PRICES_INFO.asOf}T12:00:00Z`);
+}
+
 /** Options of {@link generatePricingConfig}. */
 export interface PricingConfigOptions {
   /** A line saying where the prices came from, written into the header (e.g. the built-in data's source and date). */
@@ -182,12 +193,13 @@ function globToRegex(glob: string): string {
  * the normalised name and then on the name without its snapshot suffix; then each
  * provider's fallback, then the table-wide fallback.
  */
-export function compilePricingPlan(table: PriceTable): CollectorPricingPlan {
+export function compilePricingPlan(table: PriceTable, at: number = collectorPricesAt()): CollectorPricingPlan {
   const overrides: CollectorMatch[] = [];
   const byModel = new Map<string, { provider: string; rule: CollectorPriceRule }[]>();
   const dataProviders: string[] = [];
 
-  for (const lookup of table.entries()) {
+  for (const entry of table.entries()) {
+    const lookup = priceInForce(entry, at);
     const p: ModelPrice = lookup.price;
     const provider = p.provider.toLowerCase();
     const model = p.model.toLowerCase();
@@ -229,11 +241,11 @@ export function compilePricingPlan(table: PriceTable): CollectorPricingPlan {
   }
 
   for (const providerId of dataProviders) {
-    const lookup = table.lookup(UNKNOWN_MODEL, providerId);
+    const lookup = table.lookup(UNKNOWN_MODEL, providerId, at);
     if (lookup.source !== 'fallback' || lookup.price.provider !== providerId) continue;
     matches.push({ kind: 'fallback', providerId, rule: ruleFor(`fallback/${providerId}`, lookup) });
   }
-  const anyLookup = table.lookup(UNKNOWN_MODEL);
+  const anyLookup = table.lookup(UNKNOWN_MODEL, undefined, at);
   matches.push({ kind: 'fallback', rule: ruleFor(`fallback/${anyLookup.price.provider}`, anyLookup) });
 
   const providerAliases = new Map<string, string>();

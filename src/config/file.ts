@@ -25,6 +25,8 @@ const nonNegInt = z.number({ error: E_NONNEG_INT }).int({ error: E_NONNEG_INT })
 const name = z.string({ error: E_NAME }).min(1, { error: E_NAME });
 const names = z.union([name, z.array(name, { error: E_NAMES }).min(1, { error: E_NAMES })], { error: E_NAMES });
 const bool = z.boolean({ error: E_BOOL });
+const E_WAIT_MS = 'a whole number of milliseconds 0-600000 (0 = never wait)';
+const waitMs = z.number({ error: E_WAIT_MS }).int({ error: E_WAIT_MS }).min(0, { error: E_WAIT_MS }).max(600_000, { error: E_WAIT_MS });
 
 const agentLimits = z.strictObject({
   dailyUsd: usd.optional(),
@@ -34,6 +36,7 @@ const agentLimits = z.strictObject({
   onExceed: z.enum(['block', 'downgrade'], { error: E_ON_EXCEED }).optional(),
   rateUsdPerMinute: positiveUsd.optional(),
   maxAttemptsPerTask: posInt.optional(),
+  waitMs: waitMs.optional(),
 });
 
 const routeMatch = z.strictObject({

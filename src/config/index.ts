@@ -15,7 +15,9 @@ import {
   RES_BUDGET_TASK_USD,
   RES_POLICY_MAX_TOKENS,
   RES_POLICY_ON_EXCEED,
+  RES_POLICY_WAIT_MS,
 } from '../semconv.ts';
+import { diag } from '@opentelemetry/api';
 import { parseConfigObject, readConfigFile, type ConfigFile } from './file.ts';
 import type { AgentLimits, OnExceed, TaskAutoConfig, TollgateConfig } from './types.ts';
 
@@ -125,6 +127,9 @@ export function resolveConfig(input: ResolveConfigInput): TollgateConfig {
   if (maxTokens !== undefined) fromAttrs.maxTokens = positiveInt(maxTokens.value, maxTokens.source);
   const onExceed = attr(RES_POLICY_ON_EXCEED);
   if (onExceed !== undefined) fromAttrs.onExceed = oneOf(trimmed(onExceed.value), ['block', 'downgrade'], onExceed.source) satisfies OnExceed;
+  const waitMs = attr(RES_POLICY_WAIT_MS);
+  if (waitMs !== undefined) fromAttrs.waitMs = waitMillis(waitMs.value, waitMs.source);
+  checkUnknownAttributes([...Object.keys(input.resourceAttributes ?? {}), ...envAttrs.keys()], attr);
   const limits = Object.freeze({ ...fromAttrs, ...validateLimits(o.limits ?? {}, 'option limits') }) as AgentLimits;
 
   return Object.freeze({
@@ -179,7 +184,70 @@ export function parseResourceAttributesEnv(raw: string | undefined): Map<string,
   return out;
 }
 
+/** The resource attributes tollgate reads as configuration (`tollgate.budget.*`, `tollgate.policy.*`). */
+export const CONFIG_ATTRIBUTES: readonly string[] = [
+  RES_BUDGET_DAILY_USD,
+  RES_BUDGET_MONTHLY_USD,
+  RES_BUDGET_TASK_USD,
+  RES_POLICY_MAX_TOKENS,
+  RES_POLICY_ON_EXCEED,
+  RES_POLICY_WAIT_MS,
+];
+
+/** `tollgate.*` resource attributes tollgate knows but does not read as configuration. */
+const OTHER_ATTRIBUTES: ReadonlySet<string> = new Set(['tollgate.demo.phase']);
+
+/**
+ * A misspelt cap (`tollgate.budget.daly_usd`) would otherwise leave the agent uncapped without a
+ * word. In the configuration namespaces (`tollgate.budget.*`, `tollgate.policy.*`) an unknown
+ * key is a bad value and fails at start-up, like an unknown key in the config file; any other
+ * unknown `tollgate.*` attribute is reported through the OTel diag logger (it may be the user's).
+ */
+function checkUnknownAttributes(keys: readonly string[], attr: (key: string) => { source: string; value: unknown } | undefined): void {
+  for (const key of keys) {
+    if (!key.startsWith('tollgate.') || CONFIG_ATTRIBUTES.includes(key) || OTHER_ATTRIBUTES.has(key)) continue;
+    const a = attr(key);
+    const source = a?.source ?? `resource attribute ${key}`;
+    if (key.startsWith('tollgate.budget.') || key.startsWith('tollgate.policy.')) {
+      const near = nearest(key, CONFIG_ATTRIBUTES);
+      throw new ConfigError(source, a?.value, `a known attribute name: ${CONFIG_ATTRIBUTES.join(', ')}${near === undefined ? '' : ` (did you mean ${near}?)`}`);
+    }
+    diag.warn(`tollgate: unknown resource attribute ${key} (${source}) is not read by tollgate; known: ${CONFIG_ATTRIBUTES.join(', ')}`);
+  }
+}
+
+/** The candidate within edit distance 3 of `key`, if any. */
+function nearest(key: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 4;
+  for (const c of candidates) {
+    const d = editDistance(key, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
 // --- value validators: each throws ConfigError(source, value, expected) ---
+
+/** Upper bound of `waitMs`: a wait longer than this would hold a caller longer than any sane request timeout. */
+export const MAX_WAIT_MS = 600_000;
+
+function waitMillis(v: unknown, source: string): number {
+  const s = trimmed(v);
+  const n = typeof s === 'number' ? s : typeof s === 'string' && /^\d+$/.test(s) ? Number(s) : NaN;
+  if (Number.isSafeInteger(n) && n >= 0 && n <= MAX_WAIT_MS) return n;
+  throw new ConfigError(source, v, `a whole number of milliseconds 0-${MAX_WAIT_MS}, e.g. 2000 (0 = never wait)`);
+}
 
 const DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
@@ -261,8 +329,11 @@ function validateLimits(l: AgentLimits, source: string): AgentLimits {
       case 'rateUsdPerMinute':
         out[k] = positiveUsd(v, s);
         break;
+      case 'waitMs':
+        out[k] = waitMillis(v, s);
+        break;
       default:
-        throw new ConfigError(s, v, 'one of dailyUsd, monthlyUsd, taskUsd, maxTokens, onExceed, rateUsdPerMinute, maxAttemptsPerTask');
+        throw new ConfigError(s, v, 'one of dailyUsd, monthlyUsd, taskUsd, maxTokens, onExceed, rateUsdPerMinute, maxAttemptsPerTask, waitMs');
     }
   }
   return out as AgentLimits;

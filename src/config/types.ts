@@ -26,6 +26,12 @@ export interface AgentLimits {
   readonly rateUsdPerMinute?: number;
   /** Runaway-loop guard: most LLM calls one task may make (SDK retries of one call count once). */
   readonly maxAttemptsPerTask?: number;
+  /**
+   * Milliseconds a call refused only because of other calls' in-flight reservations may
+   * wait for them to settle; then it is admitted or refused on settled spend. 0 = never wait.
+   * @default 0
+   */
+  readonly waitMs?: number;
 }
 
 /** Conditions of a routing rule; all given conditions must hold. */

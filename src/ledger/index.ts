@@ -12,7 +12,8 @@ import type { RedisLedgerOptions } from './redis.ts';
 export { MemoryLedger, type MemoryLedgerOptions } from './memory.ts';
 
 /** The forms `TOLLGATE_LEDGER` accepts. */
-export const LEDGER_SPEC_EXPECTED = '`memory`, `sqlite:<file path>`, or a `redis://…` / `rediss://…` URL';
+export const LEDGER_SPEC_EXPECTED =
+  '`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)';
 
 /** Options of {@link createLedger}. */
 export interface CreateLedgerOptions {
@@ -41,7 +42,7 @@ export function parseLedgerSpec(spec: string, source = 'TOLLGATE_LEDGER'): Ledge
     if (path.length === 0) throw new ConfigError(source, spec, `${LEDGER_SPEC_EXPECTED} (sqlite: needs a file path)`);
     return { kind: 'sqlite', path };
   }
-  if (typeof s === 'string' && /^rediss?:\/\//i.test(s)) return { kind: 'redis', url: s };
+  if (typeof s === 'string' && /^rediss?(?:\+(?:cluster|sentinel))?:\/\//i.test(s)) return { kind: 'redis', url: s };
   throw new ConfigError(source, spec, LEDGER_SPEC_EXPECTED);
 }
 
@@ -57,7 +58,7 @@ export async function createLedger(spec: string, options: CreateLedgerOptions = 
       return new MemoryLedger(clock);
     case 'sqlite': {
       const { SqliteLedger } = await import('./sqlite.ts');
-      return new SqliteLedger(parsed.path, clock);
+      return new SqliteLedger(parsed.path, { ...clock, source: options.source ?? 'TOLLGATE_LEDGER' });
     }
     case 'redis': {
       const { RedisLedger } = await import('./redis.ts');

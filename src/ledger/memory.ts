@@ -3,7 +3,7 @@
  * scope) and exact, but forgotten on restart and not shared between processes;
  * use `sqlite:` (one host) or `redis://` (a fleet) for that.
  */
-import type { BudgetScope, Ledger, Reservation, ReserveRequest, ReserveResult, ScopeSpend } from './types.ts';
+import { boundedNanos, MAX_COUNTER_NANOS, type BudgetScope, type Ledger, type Reservation, type ReserveRequest, type ReserveResult, type ScopeSpend, type SyncLedgerOps } from './types.ts';
 
 /** Options of {@link MemoryLedger}. */
 export interface MemoryLedgerOptions {
@@ -46,6 +46,13 @@ export class MemoryLedger implements Ledger {
   /** Earliest expiresAt among live holds; a sweep is due once now reaches it. */
   #nextHoldExpiry = Infinity;
   #nextCounterSweep = 0;
+
+  /** Every operation completes synchronously: see {@link Ledger.sync}. */
+  readonly sync: SyncLedgerOps = {
+    reserve: (request) => this.reserveSync(request),
+    settle: (reservation, actualNanos) => this.settleSync(reservation, actualNanos),
+    release: (reservation) => this.releaseSync(reservation),
+  };
 
   constructor(options: MemoryLedgerOptions = {}) {
     this.#now = options.now ?? Date.now;
@@ -101,7 +108,8 @@ export class MemoryLedger implements Ledger {
       for (const c of hold.counters) c.reserved -= hold.amount;
     }
     // The hold may have expired (a very long stream): the cost is real, so it is recorded anyway.
-    for (const s of reservation.scopes) this.#counter(s, now).spent += actualNanos;
+    const amount = boundedNanos(actualNanos);
+    for (const s of reservation.scopes) charge(this.#counter(s, now), amount);
   }
 
   release(reservation: Reservation): Promise<void> {
@@ -120,7 +128,8 @@ export class MemoryLedger implements Ledger {
   record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
     const now = this.#now();
     this.#sweep(now);
-    for (const s of scopes) this.#counter(s, now).spent += amountNanos;
+    const amount = boundedNanos(amountNanos);
+    for (const s of scopes) charge(this.#counter(s, now), amount);
     return Promise.resolve();
   }
 
@@ -177,6 +186,12 @@ export class MemoryLedger implements Ledger {
       }
     }
   }
+}
+
+/** Adds spend, saturating at MAX_COUNTER_NANOS like the other ledgers. */
+function charge(c: Counter, nanos: number): void {
+  const v = c.spent + nanos;
+  c.spent = v > MAX_COUNTER_NANOS ? MAX_COUNTER_NANOS : v;
 }
 
 function counterKey(s: BudgetScope): string {

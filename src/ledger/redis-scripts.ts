@@ -147,7 +147,10 @@ for i = 1, #KEYS / 3 do
   if apply and actual ~= '0' then
     local resetAt = tonumber(ARGV[7 + i])
     -- s == actual: the counter was new (or expired) and needs its TTL; task counters restart theirs.
-    if redis.call('HINCRBY', c, 's', actual) == tonumber(actual) or resetAt < 0 then
+    local s = redis.call('HINCRBY', c, 's', actual)
+    -- Saturates like the other ledgers (MAX_COUNTER_NANOS = 2^52): reads stay exact JS numbers.
+    if s > 4503599627370496 then redis.call('HSET', c, 's', '4503599627370496') end
+    if s == tonumber(actual) or resetAt < 0 then
       redis.call('PEXPIRE', c, int(lifetime(resetAt, now, grace, idle, 60000)))
     end
     charged = charged + 1

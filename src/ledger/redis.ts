@@ -8,7 +8,13 @@
  *   server restarted, the call falls back to EVAL, which caches the script again.
  * - Keys are `<prefix>tollgate:{<agent>}:c|h|x:<counter key>`; the braces are a
  *   Redis Cluster hash tag, so all of one agent's counters live in one slot and a
- *   script may touch them together (one call's scopes must belong to one agent).
+ *   script may touch them together.
+ * - Redis Cluster (`redis+cluster://`) and Sentinel (`redis+sentinel://`) through ioredis.
+ *   On a cluster, a call charged to scopes of several hash tags (an agent and a shared
+ *   config scope, `{scope:<name>}`) is reserved one slot at a time, in request order, and
+ *   the slots already held are released when a later one has no room: every slot's check
+ *   is atomic, so no cap is ever overshot; a refused call may hold a shared scope's room for
+ *   one round trip. Settle / release write each slot separately, idempotently per hold.
  * - Window counters expire by themselves (PEXPIRE to resetAt + grace); task
  *   counters after `idleCounterTtlMillis` without writes. Holds live in a sorted
  *   set scored by expiry, purged inside the scripts, so the room held by a crashed
@@ -27,7 +33,7 @@
  *   name) against Node's trust store, which includes NODE_EXTRA_CA_CERTS, or
  *   against the `tls.ca` given; nothing here turns verification off.
  */
-import { Redis } from 'ioredis';
+import { Cluster, Command, Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -35,7 +41,8 @@ import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
-import type { BudgetScope, Ledger, Reservation, ReserveRequest, ReserveResult, ScopeSpend } from './types.ts';
+import { boundedNanos, type BudgetScope, type Ledger, type Reservation, type ReserveRequest, type ReserveResult, type ScopeSpend } from './types.ts';
+import { WriteBuffer, type BufferedWrite } from './write-buffer.ts';
 
 /** Options of {@link RedisLedger}. */
 export interface RedisLedgerOptions {
@@ -83,16 +90,13 @@ export interface RedisLedgerOptions {
 }
 
 /** A settle / release / record waiting to be written (or being written). */
-interface Write {
+interface Write extends BufferedWrite {
   readonly numKeys: number;
-  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) flips to '1' after an ambiguous failure. */
+  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) from `retry` when sent. */
   readonly args: string[];
-  /** Spend at stake, reported if the write is ever dropped. */
-  readonly actualNanos: number;
 }
 
 const LOCAL_ID_MARK = '~';
-const FLUSH_BATCH = 256;
 const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'tollgate:not-sent'];
 
 /**
@@ -102,7 +106,9 @@ const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'to
  */
 export class RedisLedger implements Ledger {
   readonly description: string;
-  readonly #client: Redis;
+  readonly #client: Redis | Cluster;
+  /** Scopes of different hash tags go to different slots (a cluster): see the module comment. */
+  readonly #cluster: boolean;
   readonly #tls: boolean;
   readonly #prefix: string;
   readonly #failure: 'closed' | 'open';
@@ -111,20 +117,14 @@ export class RedisLedger implements Ledger {
   readonly #grace: string;
   readonly #idle: string;
   readonly #keep: string;
-  readonly #maxBuffered: number;
-  readonly #retryInterval: number;
   readonly #closeWait: number;
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   #seq = 0;
-  readonly #pending: Write[] = [];
+  readonly #buffer: WriteBuffer<Write>;
   readonly #inflight = new Set<Promise<void>>();
-  #flushing: Promise<number> | undefined;
-  #retryTimer: NodeJS.Timeout | undefined;
   #lastError: Error | undefined;
   #readyWaiters = new Set<() => void>();
   #warnedDown = false;
-  #droppedWrites = 0;
-  #droppedNanos = 0;
   #closed = false;
 
   constructor(options: RedisLedgerOptions) {
@@ -143,17 +143,15 @@ export class RedisLedger implements Ledger {
     this.#grace = String(positive('windowGraceMillis', options.windowGraceMillis, 3_600_000));
     this.#idle = String(positive('idleCounterTtlMillis', options.idleCounterTtlMillis, 604_800_000));
     this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, 86_400_000));
-    this.#maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
-    this.#retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
+    const maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
+    const retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
     this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);
     this.description = target.description;
     this.#tls = target.tls;
     const tls = tlsOptions(target, options.tls);
 
-    this.#client = new Redis({
-      host: target.host,
-      port: target.port,
-      db: target.db,
+    const retryStrategy = (times: number): number => Math.min(50 * 2 ** Math.min(times, 10), maxDelay);
+    const node = {
       ...(target.username === undefined ? {} : { username: target.username }),
       ...(target.password === undefined ? {} : { password: target.password }),
       ...(tls === undefined ? {} : { tls }),
@@ -166,8 +164,37 @@ export class RedisLedger implements Ledger {
       enableOfflineQueue: false,
       autoResendUnfulfilledCommands: false,
       maxRetriesPerRequest: 0,
-      retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 10), maxDelay),
-      enableAutoPipelining: true,
+    };
+    this.#cluster = target.mode === 'cluster';
+    if (target.mode === 'cluster') {
+      this.#client = new Cluster(target.nodes.map((n) => ({ host: n.host, port: n.port })), {
+        redisOptions: node,
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        scaleReads: 'master',
+        clusterRetryStrategy: retryStrategy,
+        // A reply of MOVED / ASK is followed (slots migrate); a node that is down is not waited for.
+        maxRedirections: 16,
+      });
+    } else {
+      this.#client = new Redis({
+        ...node,
+        db: target.db,
+        ...(target.mode === 'sentinel'
+          ? { sentinels: target.nodes.map((n) => ({ host: n.host, port: n.port })), name: target.masterName!, sentinelRetryStrategy: retryStrategy, enableTLSForSentinelMode: target.tls }
+          : { host: target.host, port: target.port }),
+        retryStrategy,
+        enableAutoPipelining: true,
+      });
+    }
+    this.#buffer = new WriteBuffer<Write>({
+      description: this.description,
+      maxWrites: maxBuffered,
+      retryMillis: retryInterval,
+      ready: () => this.#client.status === 'ready',
+      send: (w) => this.#send(w),
+      transient: isTransient,
+      mayHaveLanded: (err) => !wasNotSent(err),
     });
     this.#client.on('error', (err: Error) => {
       this.#lastError = err;
@@ -196,14 +223,35 @@ export class RedisLedger implements Ledger {
 
   /** Writes still buffered because Redis was away (0 in normal operation). */
   get pendingWrites(): number {
-    return this.#pending.length;
+    return this.#buffer.size;
   }
 
   async reserve(request: ReserveRequest): Promise<ReserveResult> {
-    const { scopes, amountNanos, ttlMillis } = request;
-    checkNanos('amountNanos', amountNanos);
+    const { scopes, ttlMillis } = request;
+    const amountNanos = boundedNanos(request.amountNanos);
     if (!(ttlMillis > 0) || !Number.isFinite(ttlMillis)) throw new RangeError(`tollgate: ttlMillis must be > 0, got ${ttlMillis}`);
     const id = this.#idPrefix + (++this.#seq).toString(36);
+    const groups = this.#slots(scopes);
+    if (groups === undefined) return this.#reserveIn(scopes, amountNanos, ttlMillis, id);
+    // Several slots (a cluster): one at a time; give back what was held when one has no room.
+    const remaining = new Array<number | null>(scopes.length);
+    let expiresAt = 0;
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]!;
+      const r = await this.#reserveIn(group.scopes, amountNanos, ttlMillis, id);
+      if (!r.ok || r.unchecked === true) {
+        for (let k = 0; k < g; k++) void this.#write(this.#settleWrite(groups[k]!.scopes, id, String(amountNanos), 0, false));
+        if (!r.ok) return r;
+        return { ...r, reservation: { ...r.reservation, scopes }, remainingNanos: scopes.map(() => null) };
+      }
+      group.index.forEach((at, i) => (remaining[at] = r.remainingNanos[i]!));
+      expiresAt = r.reservation.expiresAt;
+    }
+    return { ok: true, reservation: { id, scopes, amountNanos, expiresAt }, remainingNanos: remaining };
+  }
+
+  /** Reserves on scopes that share one slot (one script call). */
+  async #reserveIn(scopes: readonly BudgetScope[], amountNanos: number, ttlMillis: number, id: string): Promise<ReserveResult> {
     const n = scopes.length;
     const amount = String(amountNanos);
     const args = new Array<string>(n * 5 + 7);
@@ -226,17 +274,17 @@ export class RedisLedger implements Ledger {
     } catch (err) {
       if (!wasNotSent(err) && isTransient(err)) {
         // The script may have run with the reply lost: release that hold once Redis answers.
-        this.#enqueue(this.#settleWrite(scopes, id, amount, 0, true));
+        this.#buffer.add(this.#settleWrite(scopes, id, amount, 0, true));
       }
       if (this.#failure === 'open' && isTransient(err)) {
-        this.#warnDown(err);
+        this.#warnDown(wasNotSent(err) ? (this.#lastError ?? err) : err);
         const reservation: Reservation = {
           id: LOCAL_ID_MARK + id,
           scopes,
           amountNanos,
           expiresAt: (this.#now ?? Date.now)() + Math.ceil(ttlMillis),
         };
-        return { ok: true, reservation, remainingNanos: scopes.map(() => null) };
+        return { ok: true, reservation, remainingNanos: scopes.map(() => null), unchecked: true };
       }
       throw this.#unavailable(err);
     }
@@ -253,25 +301,53 @@ export class RedisLedger implements Ledger {
   }
 
   settle(reservation: Reservation, actualNanos: number): Promise<void> {
-    checkNanos('actualNanos', actualNanos);
+    actualNanos = boundedNanos(actualNanos);
     const local = reservation.id.startsWith(LOCAL_ID_MARK);
     // A local reservation (open mode, Redis was away) never held anything in Redis: its cost is recorded.
-    return this.#write(
-      this.#settleWrite(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos, false),
-    );
+    return this.#writeEach(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos);
   }
 
   release(reservation: Reservation): Promise<void> {
     if (reservation.id.startsWith(LOCAL_ID_MARK)) return Promise.resolve();
-    return this.#write(this.#settleWrite(reservation.scopes, reservation.id, String(reservation.amountNanos), 0, false));
+    return this.#writeEach(reservation.scopes, reservation.id, String(reservation.amountNanos), 0);
   }
 
   record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
-    checkNanos('amountNanos', amountNanos);
-    return this.#write(this.#settleWrite(scopes, '', '0', amountNanos, false));
+    return this.#writeEach(scopes, '', '0', boundedNanos(amountNanos));
+  }
+
+  /** One SETTLE per slot the scopes span (one in all but a cluster with shared scopes). */
+  #writeEach(scopes: readonly BudgetScope[], id: string, held: string, actualNanos: number): Promise<void> {
+    const groups = this.#slots(scopes);
+    if (groups === undefined) return this.#write(this.#settleWrite(scopes, id, held, actualNanos, false));
+    return Promise.all(groups.map((g) => this.#write(this.#settleWrite(g.scopes, id, held, actualNanos, false)))).then(() => {});
+  }
+
+  /** On a cluster, the scopes grouped by hash tag (request order kept), when there is more than one; else undefined. */
+  #slots(scopes: readonly BudgetScope[]): { scopes: BudgetScope[]; index: number[] }[] | undefined {
+    if (!this.#cluster || scopes.length < 2) return undefined;
+    const byTag = new Map<string, { scopes: BudgetScope[]; index: number[] }>();
+    scopes.forEach((s, i) => {
+      let g = byTag.get(s.agent);
+      if (g === undefined) byTag.set(s.agent, (g = { scopes: [], index: [] }));
+      g.scopes.push(s);
+      g.index.push(i);
+    });
+    return byTag.size > 1 ? [...byTag.values()] : undefined;
   }
 
   async spent(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]> {
+    const groups = this.#slots(scopes);
+    if (groups !== undefined) {
+      const out = new Array<ScopeSpend>(scopes.length);
+      const parts = await Promise.all(groups.map((g) => this.#spentIn(g.scopes)));
+      groups.forEach((g, k) => g.index.forEach((at, i) => (out[at] = parts[k]![i]!)));
+      return out;
+    }
+    return this.#spentIn(scopes);
+  }
+
+  async #spentIn(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]> {
     const n = scopes.length;
     const args = new Array<string>(n * 4 + 4);
     this.#keys(scopes, args);
@@ -297,10 +373,7 @@ export class RedisLedger implements Ledger {
    * buffered (0 once Redis took them all; more when it is still away).
    */
   flush(): Promise<number> {
-    this.#flushing ??= this.#drain().finally(() => {
-      this.#flushing = undefined;
-    });
-    return this.#flushing;
+    return this.#buffer.flush();
   }
 
   /** Writes what is buffered (if Redis answers) and closes the connection. */
@@ -308,21 +381,14 @@ export class RedisLedger implements Ledger {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#inflight.size > 0) await Promise.allSettled(this.#inflight);
-    if (this.#pending.length > 0 && this.#client.status !== 'ready') {
+    if (this.#buffer.size > 0 && this.#client.status !== 'ready') {
       // Give a reconnection in progress a chance to take the buffered spend.
       await this.#waitReady(Date.now() + this.#closeWait, false).catch(() => {});
     }
-    if (this.#pending.length > 0 && this.#client.status === 'ready') await this.flush();
+    if (this.#buffer.size > 0 && this.#client.status === 'ready') await this.flush();
     // A flush started by the reconnection has already taken the writes out of the buffer.
-    if (this.#flushing !== undefined) await this.#flushing;
-    this.#stopRetry();
-    if (this.#pending.length > 0) {
-      const nanos = this.#pending.reduce((sum, w) => sum + w.actualNanos, 0);
-      diag.error(
-        `tollgate: ledger ${this.description} closed with ${this.#pending.length} writes not written (spend $${nanos / 1e9}): Redis was unreachable`,
-      );
-      this.#pending.length = 0;
-    }
+    await this.#buffer.settled();
+    this.#buffer.close();
     for (const wake of this.#readyWaiters) wake();
     try {
       await this.#client.quit();
@@ -351,17 +417,19 @@ export class RedisLedger implements Ledger {
     args[a++] = id;
     args[a++] = held;
     args[a++] = String(actualNanos);
-    args[a++] = retry ? '1' : '0';
+    args[a++] = '0';
     args[a++] = this.#grace;
     args[a++] = this.#idle;
     for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
-    return { numKeys: n * 3, args, actualNanos };
+    // A hold split over slots has one write per slot: each is its own entry in the buffer.
+    return { numKeys: n * 3, args, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]!.agent}`, retry };
   }
 
   #write(w: Write): Promise<void> {
     // During a known outage, queue at once rather than wait out the timeout per write.
-    if (this.#closed || (this.#client.status !== 'ready' && this.#pending.length > 0)) {
-      this.#enqueue(w);
+    if (this.#closed || (this.#client.status !== 'ready' && this.#buffer.size > 0)) {
+      this.#buffer.add(w);
+      if (!this.#warnedDown) this.#warnDown(this.#lastError);
       return Promise.resolve();
     }
     // Tracked so close() waits for writes callers did not await (the policy settles fire-and-forget).
@@ -372,79 +440,24 @@ export class RedisLedger implements Ledger {
 
   async #writeNow(w: Write): Promise<void> {
     try {
-      w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
-      await this.#call(SETTLE, w.numKeys, w.args);
+      this.#stamp(w);
+      if (this.#client.status === 'ready') await this.#evalNow(SETTLE, w.numKeys, w.args);
+      else await this.#call(SETTLE, w.numKeys, w.args);
     } catch (err) {
-      if (!isTransient(err)) throw err;
-      if (!wasNotSent(err)) w.args[w.numKeys + 4] = '1';
-      this.#enqueue(w);
+      this.#buffer.failed(w, err);
+      if (!this.#warnedDown) this.#warnDown(this.#lastError ?? err);
     }
   }
 
   #send(w: Write): Promise<unknown> {
-    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+    this.#stamp(w);
     return this.#eval(SETTLE, w.numKeys, w.args);
   }
 
-  #enqueue(w: Write): void {
-    if (this.#pending.length >= this.#maxBuffered) {
-      const dropped = this.#pending.shift()!;
-      if (this.#droppedWrites === 0) {
-        diag.error(
-          `tollgate: ledger ${this.description} is unreachable and its write buffer is full (maxBufferedWrites=${this.#maxBuffered}): ` +
-            'dropping the oldest buffered spend; the counters in Redis will read low. Restore Redis or raise maxBufferedWrites.',
-        );
-      }
-      this.#droppedWrites++;
-      this.#droppedNanos += dropped.actualNanos;
-    }
-    this.#pending.push(w);
-    if (!this.#warnedDown) this.#warnDown(this.#lastError);
-    if (this.#retryTimer === undefined && !this.#closed) {
-      this.#retryTimer = setInterval(() => {
-        if (this.#client.status === 'ready') void this.flush();
-      }, this.#retryInterval);
-      this.#retryTimer.unref();
-    }
-  }
-
-  async #drain(): Promise<number> {
-    while (this.#pending.length > 0 && this.#client.status === 'ready') {
-      const batch = this.#pending.splice(0, FLUSH_BATCH);
-      const results = await Promise.allSettled(batch.map((w) => this.#send(w)));
-      const again: Write[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        const r = results[i]!;
-        if (r.status === 'fulfilled') continue;
-        const w = batch[i]!;
-        if (isTransient(r.reason)) {
-          if (!wasNotSent(r.reason)) w.args[w.numKeys + 4] = '1';
-          again.push(w);
-        } else {
-          diag.error(`tollgate: ledger ${this.description} refused a buffered write (spend $${w.actualNanos / 1e9} lost)`, r.reason);
-        }
-      }
-      if (again.length > 0) {
-        this.#pending.unshift(...again);
-        break;
-      }
-    }
-    if (this.#pending.length === 0) {
-      this.#stopRetry();
-      if (this.#droppedWrites > 0) {
-        diag.error(
-          `tollgate: ledger ${this.description} is back; ${this.#droppedWrites} buffered writes (spend $${this.#droppedNanos / 1e9}) were dropped while it was away`,
-        );
-        this.#droppedWrites = 0;
-        this.#droppedNanos = 0;
-      }
-    }
-    return this.#pending.length;
-  }
-
-  #stopRetry(): void {
-    if (this.#retryTimer !== undefined) clearInterval(this.#retryTimer);
-    this.#retryTimer = undefined;
+  /** Fills in the time and the retry flag of a write about to be sent. */
+  #stamp(w: Write): void {
+    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
+    w.args[w.numKeys + 4] = w.retry ? '1' : '0';
   }
 
   /** Runs a script, waiting for the connection first if needed, all within commandTimeoutMillis. */
@@ -453,6 +466,22 @@ export class RedisLedger implements Ledger {
     const deadline = Date.now() + this.#timeout;
     await this.#waitReady(deadline, false);
     return withDeadline(this.#eval(s, numKeys, args), deadline);
+  }
+
+  /**
+   * EVALSHA written to the socket now, not at the next auto-pipeline round (a setImmediate
+   * away): a settle issued before the call's promise resolves is on the wire even when the
+   * caller's continuation calls process.exit() (issue #17, defect 8).
+   */
+  async #evalNow(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
+    const cmd = new Command('evalsha', [s.sha, numKeys, ...args], { replyEncoding: 'utf8' });
+    void this.#client.sendCommand(cmd);
+    try {
+      return await cmd.promise;
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) return this.#client.eval(s.lua, numKeys, ...args);
+      throw err;
+    }
   }
 
   async #eval(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
@@ -473,10 +502,10 @@ export class RedisLedger implements Ledger {
     }
     for (const wake of this.#readyWaiters) wake();
     if (this.#warnedDown) {
-      diag.info(`tollgate: ledger ${this.description} reachable again; writing ${this.#pending.length} buffered writes`);
+      diag.info(`tollgate: ledger ${this.description} reachable again; writing ${this.#buffer.size} buffered writes`);
       this.#warnedDown = false;
     }
-    if (this.#pending.length > 0) void this.flush();
+    if (this.#buffer.size > 0) void this.flush();
   }
 
   /** Resolves when the client is ready; rejects (not-sent) at the deadline, or at the first connection error when `failFast`. */
@@ -506,12 +535,14 @@ export class RedisLedger implements Ledger {
   #warnDown(err: unknown): void {
     if (this.#warnedDown) return;
     this.#warnedDown = true;
-    diag.warn(
+    const message =
       `tollgate: ledger ${this.description} unreachable (${reason(err ?? this.#lastError, this.#timeout, this.#tls)}); ` +
-        (this.#failure === 'open'
-          ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
-          : 'failure=closed: calls are blocked, settled spend is buffered until it is back'),
-    );
+      (this.#failure === 'open'
+        ? 'failure=open: calls go on unchecked, spend is buffered until it is back'
+        : 'failure=closed: calls are blocked, settled spend is buffered until it is back');
+    diag.warn(message);
+    // Unchecked calls are a budget silently not enforced: say so on stderr even with no diag logger set.
+    if (this.#failure === 'open') process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_LEDGER_UNREACHABLE' });
   }
 
   #unavailable(err: unknown): LedgerUnavailableError {
@@ -552,10 +583,6 @@ function positive(name: string, value: number | undefined, fallback: number): nu
     throw new ConfigError(`RedisLedger ${name}`, value, 'a positive number of milliseconds / items');
   }
   return value;
-}
-
-function checkNanos(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`tollgate: ${name} must be a non-negative integer of nano-USD, got ${v}`);
 }
 
 function notSent(detail?: string): Error {

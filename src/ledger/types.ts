@@ -3,8 +3,10 @@
  * memory (default), sqlite (one host, durable), redis (a fleet).
  *
  * Money is integer nano-USD (1e-9 USD) everywhere in a ledger: exact sums, no
- * float drift, and Redis INCRBY-compatible. A counter holds at most 2^53 nano-USD
- * (about $9M), far above any per-agent window.
+ * float drift, and Redis INCRBY-compatible. One write charges at most
+ * {@link MAX_CHARGE_NANOS} ($1M) and a counter saturates at {@link MAX_COUNTER_NANOS}
+ * (about $4.5M), so an absurd usage report (1e12 tokens, 1e308, Infinity) is recorded
+ * as the same bounded amount by every ledger and never overflows a JavaScript number.
  */
 
 /** One nano-USD per USD. */
@@ -20,8 +22,27 @@ export function usdToNanos(usd: number): number {
   return Math.round(usd * NANOS_PER_USD);
 }
 
+/** Converts integer nano-USD to USD. */
 export function nanosToUsd(nanos: number): number {
   return nanos / NANOS_PER_USD;
+}
+
+/** Most one settle / record charges: $1M. An amount above it is an absurd usage report. */
+export const MAX_CHARGE_NANOS = 1e15;
+
+/** Where a counter saturates: 2^52 nano-USD (about $4.5M), far above any real window and exact as a double. */
+export const MAX_COUNTER_NANOS = 2 ** 52;
+
+/**
+ * The amount a ledger writes for a requested charge: a whole number in [0, MAX_CHARGE_NANOS].
+ * Every ledger applies it, so the same input is recorded identically by memory, SQLite and
+ * Redis. Infinity and values above the bound give the bound; NaN and negatives give 0 (the
+ * caller, which knows what the call held, decides what to charge instead: see the policy).
+ */
+export function boundedNanos(nanos: number): number {
+  if (!(nanos > 0)) return 0;
+  if (nanos >= MAX_CHARGE_NANOS) return MAX_CHARGE_NANOS;
+  return Math.round(nanos);
 }
 
 /** A budget counter and, optionally, its cap. */
@@ -69,6 +90,11 @@ export type ReserveResult =
       readonly reservation: Reservation;
       /** Room left per scope after this reservation, same order as the request's scopes (null when uncapped). */
       readonly remainingNanos: readonly (number | null)[];
+      /**
+       * True when the ledger could not be reached and answered with a local hold that checked
+       * nothing (a remote ledger with failure=open). The caller treats the ledger as down.
+       */
+      readonly unchecked?: boolean;
     }
   | {
       readonly ok: false;
@@ -97,4 +123,20 @@ export interface Ledger {
   spent(scopes: readonly BudgetScope[]): Promise<ScopeSpend[]>;
   /** Flushes and closes connections. */
   close(): Promise<void>;
+  /**
+   * Present when every operation completes synchronously (the memory ledger): callers on a hot
+   * path use these to skip a promise per call, and need no timeout.
+   */
+  readonly sync?: SyncLedgerOps;
+  /** Writes not yet written because the store was away (0 or absent when there is no buffer). */
+  readonly pendingWrites?: number;
+  /** Writes buffered writes now; resolves with the number still buffered. */
+  flush?(): Promise<number>;
+}
+
+/** The synchronous operations of a ledger that has them ({@link Ledger.sync}). */
+export interface SyncLedgerOps {
+  reserve(request: ReserveRequest): ReserveResult;
+  settle(reservation: Reservation, actualNanos: number): void;
+  release(reservation: Reservation): void;
 }

@@ -15,15 +15,14 @@
  *     scopes) with a TTL; if no room and on_exceed=downgrade: clamp max_tokens (not below the
  *     floor), then walk the model ladder; else block with BudgetExceededError.
  */
-import { diag, metrics, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
-import type { AgentLimits, OnExceed, TollgateConfig } from '../config/types.ts';
-import { limitsFor } from '../config/index.ts';
+import { context, diag, metrics, trace, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
+import type { TollgateConfig } from '../config/types.ts';
 import type { TaskInfo } from '../context.ts';
 import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
 import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../gate.ts';
-import { MemoryLedger } from '../ledger/memory.ts';
-import { NANOS_PER_USD, nanosToUsd, usdToNanos, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
-import type { PriceTable } from '../pricing/types.ts';
+import { boundedNanos, nanosToUsd, MAX_CHARGE_NANOS, NANOS_PER_USD, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
+import { MAX_CALL_DURATION_MS } from '../pricing/index.ts';
+import type { PriceLookup, PriceTable } from '../pricing/types.ts';
 import {
   ATTR_BUDGET_SCOPE,
   ATTR_GEN_AI_AGENT_NAME,
@@ -34,10 +33,11 @@ import {
   METRIC_COST_SAVED_USD,
 } from '../semconv.ts';
 import { affordableOutputTokens, cacheWriteKind, hasImages, hasTools, worstCaseNanos, worstRatesNanos, type TokenRatesNanos } from './estimate.ts';
+import { AgentStates, type AgentState } from './agents.ts';
+import { LedgerGuard } from './ledger-guard.ts';
 import { TaskCostMedians } from './median.ts';
-import { SpendRate } from './rate.ts';
 import { builtinRoute, ruleMatches, type RouteFunction, type RouteInput } from './routing.ts';
-import { WindowClock } from './windows.ts';
+import { RoomWaiters } from './waiters.ts';
 
 /** Output ceiling assumed (and set on the call) when neither the call, the config nor the price table gives one. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -117,25 +117,14 @@ export interface BudgetPolicyOptions {
   readonly maxTrackedTasks?: number;
   /** Most agents with cached state. @default 1_000 */
   readonly maxAgents?: number;
-  /** Most spend records buffered while the ledger is down (failure=open). @default 10_000 */
-  readonly maxBufferedWrites?: number;
-}
-
-interface AgentState {
-  readonly name: string;
-  readonly limits: AgentLimits;
-  readonly onExceed: OnExceed;
-  readonly rate: SpendRate | null;
-  /** Agent-wide capped scopes of the current window (daily, monthly, config scopes). */
-  scopes: BudgetScope[];
-  /** Utilization of each of `scopes` after the last reservation. */
-  util: Float64Array;
-  utilAttrs: Attributes[];
-  generation: number;
-  blockedUntil: number;
-  blockedScope: string | null;
-  /** No cap, guard, ceiling or scope applies to the agent in this window (tasks aside): see decideNow. */
-  unconstrained: boolean;
+  /**
+   * An estimate whose input part is at least this share of the room known to be left is priced
+   * with the exact token count (cached per message) rather than the fast byte bound, so a burst
+   * of calls that each fit does not hold several times what they can cost. @default 0.001
+   */
+  readonly exactCountShare?: number;
+  /** While waiting (wait option), how often the ledger is asked again for room other processes freed, ms. @default 25 */
+  readonly waitPollMillis?: number;
 }
 
 interface Ticket {
@@ -148,6 +137,12 @@ interface Ticket {
   done: boolean;
 }
 
+/** A task named by nothing but the trace: without `withTask`, a task is the trace. */
+function traceTask(): TaskInfo | undefined {
+  const sc = trace.getSpanContext(context.active());
+  return sc === undefined || !trace.isSpanContextValid(sc) ? undefined : { id: `trace:${sc.traceId}` };
+}
+
 interface Candidate {
   readonly model: string;
   readonly rates: TokenRatesNanos;
@@ -158,51 +153,42 @@ interface Candidate {
 /** The budget policy: a {@link CallGate}. */
 export class BudgetPolicy implements CallGate {
   readonly #config: TollgateConfig;
-  readonly #ledger: Ledger;
-  readonly #memory: MemoryLedger | null;
+  readonly #guard: LedgerGuard;
   readonly #prices: PriceTable;
   readonly #estimator: InputEstimator;
   readonly #now: () => number;
   readonly #route: RouteFunction | undefined;
   readonly #onExceeded: ((event: BudgetExceededEvent) => void) | undefined;
-  readonly #ttl: number;
-  readonly #ledgerTimeout: number;
-  readonly #retry: number;
   readonly #defaultMaxTokens: number;
-  readonly #maxTasks: number;
-  readonly #maxAgents: number;
-  readonly #maxBuffered: number;
-  readonly #windows: WindowClock;
+  readonly #exactShare: number;
   readonly #medians: TaskCostMedians;
-  readonly #agents = new Map<string, AgentState>();
-  readonly #attempts = new Map<string, number>();
+  readonly #agents: AgentStates;
+  readonly #waiters: RoomWaiters;
   readonly #blocked: Counter;
   readonly #saved: Counter;
   readonly #utilization: ObservableGauge;
   readonly #hasRouting: boolean;
-  readonly #pending: { scopes: readonly BudgetScope[]; nanos: number }[] = [];
-  #flushTimer: NodeJS.Timeout | undefined;
-  #ledgerDownUntil = 0;
   #warned = new Set<string>();
 
   constructor(options: BudgetPolicyOptions) {
     this.#config = options.config;
-    this.#ledger = options.ledger;
-    this.#memory = options.ledger instanceof MemoryLedger ? options.ledger : null;
     this.#prices = options.prices;
     this.#estimator = options.estimator;
     this.#now = options.now ?? Date.now;
     this.#route = options.route;
     this.#onExceeded = options.onBudgetExceeded;
-    this.#ttl = options.reservationTtlMillis ?? 600_000;
-    this.#ledgerTimeout = options.ledgerTimeoutMillis ?? 1000;
-    this.#retry = options.ledgerRetryMillis ?? 5000;
+    this.#guard = new LedgerGuard(options.ledger, {
+      timeoutMillis: options.ledgerTimeoutMillis ?? 1000,
+      retryMillis: options.ledgerRetryMillis ?? 5000,
+      ttlMillis: options.reservationTtlMillis ?? 600_000,
+      now: this.#now,
+      warn: (key, message, err) => this.#warnOnce(key, message, err),
+    });
     this.#defaultMaxTokens = options.defaultMaxTokens ?? DEFAULT_MAX_TOKENS;
-    this.#maxTasks = options.maxTrackedTasks ?? 10_000;
-    this.#maxAgents = options.maxAgents ?? 1_000;
-    this.#maxBuffered = options.maxBufferedWrites ?? 10_000;
-    this.#windows = new WindowClock(this.#now());
+    this.#exactShare = options.exactCountShare ?? 0.001;
     this.#medians = new TaskCostMedians(options.config.taskAuto);
+    this.#agents = new AgentStates(options.config, this.#medians, this.#now(), options.maxAgents ?? 1_000, options.maxTrackedTasks ?? 10_000);
+    this.#waiters = new RoomWaiters(this.#guard, options.waitPollMillis ?? 25);
     this.#hasRouting = options.route !== undefined || options.config.routes.length > 0 || options.config.builtinRoutes;
     const meter = options.meter ?? metrics.getMeter('tollgate');
     this.#blocked = meter.createCounter(METRIC_CALLS_BLOCKED, { description: 'LLM calls refused by a budget before they were sent', unit: '{call}' });
@@ -232,8 +218,9 @@ export class BudgetPolicy implements CallGate {
     try {
       if (this.#hasRouting) return undefined;
       const agent = call.agent ?? this.#config.agent;
-      const st = this.#agentState(agent, this.#now());
-      if (!st.unconstrained || (call.task !== undefined && st.limits.taskUsd !== undefined)) return undefined;
+      const st = this.#agents.get(agent, this.#now());
+      // A task cap applies to a call in a task: withTask's, else the trace's.
+      if (!st.unconstrained || (st.limits.taskUsd !== undefined && (call.task !== undefined || traceTask() !== undefined))) return undefined;
       if (call.maxTokens !== undefined && this.#config.unknownModel !== 'block') return ALLOW;
       const lookup = this.#prices.lookup(call.model, call.provider);
       if (lookup.source === 'fallback') return undefined;
@@ -256,8 +243,8 @@ export class BudgetPolicy implements CallGate {
   async #admit(call: CallDescription): Promise<GateDecision> {
     const now = this.#now();
     const agent = call.agent ?? this.#config.agent;
-    const st = this.#agentState(agent, now);
-    const task = call.task;
+    const st = this.#agents.get(agent, now);
+    const task = call.task ?? (st.limits.taskUsd !== undefined || st.limits.maxAttemptsPerTask !== undefined ? traceTask() : undefined);
     const provider = call.provider;
     const body = call.body;
     const chat = call.operation !== 'embeddings';
@@ -267,7 +254,11 @@ export class BudgetPolicy implements CallGate {
     const ceiling = st.limits.maxTokens;
     const reasons: string[] = [];
     let model = call.model;
-    let lookup = this.#prices.lookup(model, provider);
+    // Reserve at the highest price in force while the call may run: a dated price or a time-of-day
+    // window (DeepSeek's) can start mid-call. On the service tier the body asks for.
+    const tier = typeof body['service_tier'] === 'string' ? body['service_tier'] : undefined;
+    const priceOf = (m: string): PriceLookup => this.#prices.lookupDuring(m, provider, now, now + MAX_CALL_DURATION_MS, tier);
+    let lookup = priceOf(model);
     const cacheKind = provider === 'anthropic' ? cacheWriteKind(body) : 'none';
 
     // Routing, before the budget check.
@@ -276,7 +267,7 @@ export class BudgetPolicy implements CallGate {
       const askedTokens = call.maxTokens !== undefined && ceiling !== undefined ? Math.min(call.maxTokens, ceiling) : (call.maxTokens ?? ceiling);
       const routed = this.#routeCall(call, agent, task, inputTokens, askedTokens);
       if (routed !== undefined && routed.model !== model) {
-        const to = this.#prices.lookup(routed.model, provider);
+        const to = priceOf(routed.model);
         if (to.source === 'fallback' && this.#config.unknownModel === 'block') {
           this.#warnOnce(`route-unpriced:${routed.model}`, `tollgate: route ${routed.rule} names unpriced model ${routed.model}; not routing`);
         } else {
@@ -326,7 +317,7 @@ export class BudgetPolicy implements CallGate {
 
     // Runaway-loop guards.
     if (task !== undefined && st.limits.maxAttemptsPerTask !== undefined) {
-      const attempts = this.#bumpAttempts(agent, task.id);
+      const attempts = this.#agents.bumpAttempts(agent, task.id);
       if (attempts > st.limits.maxAttemptsPerTask) {
         return this.#refuse(
           call,
@@ -362,29 +353,49 @@ export class BudgetPolicy implements CallGate {
     }
 
     // Budgets.
-    const scopes = this.#scopesFor(st, agent, task);
+    const scopes = this.#agents.scopesFor(st, task);
     const modelAttrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'routing' } : null;
     if (scopes.length === 0) {
       const ticket: Ticket = { reservation: null, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
       return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, undefined);
     }
 
-    if (now < this.#ledgerDownUntil) return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined);
+    if (this.#guard.isDown(now)) return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined);
+    let exact = false;
+    if (inputTokens * rates.input >= this.#exactShare * this.#agents.knownRoom(st, scopes)) {
+      // The input's share of the room left is noticeable: price it with the exact count (cached
+      // per message, well under a millisecond) so a burst does not hold far more than it costs.
+      const counted = this.#exactInput(format, body, inputTokens);
+      exact = true;
+      if (counted < inputTokens) {
+        inputTokens = counted;
+        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+      }
+    }
     let result: ReserveResult;
     try {
-      result = await this.#reserve(scopes, estimate);
-      if (!result.ok) {
+      result = await this.#guard.reserve(scopes, estimate);
+      if (!result.ok && !exact) {
         // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
         const counted = this.#exactInput(format, body, inputTokens);
         if (counted < inputTokens) {
           inputTokens = counted;
           rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
           estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-          result = await this.#reserve(scopes, estimate);
+          result = await this.#guard.reserve(scopes, estimate);
         }
       }
+      if (!result.ok && st.waitMs > 0 && result.spentNanos + estimate <= result.scope.limitNanos!) {
+        // Refused only because of other calls' in-flight holds: wait for them to settle (bounded),
+        // then decide on what is settled.
+        result = await this.#waiters.wait(st.name, scopes, estimate, st.waitMs, result);
+      }
+      if (result.ok && result.unchecked === true) {
+        return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined, result.reservation);
+      }
       if (!result.ok && st.onExceed === 'downgrade' && chat) {
-        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind);
+        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind, priceOf);
         if (down !== undefined) {
           const [cand, res] = down;
           if (cand.model !== model) {
@@ -396,7 +407,7 @@ export class BudgetPolicy implements CallGate {
           const newModel = cand.model;
           const attrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: newModel, [ATTR_SAVING_KIND]: 'routing' } : null;
           const ticket: Ticket = { reservation: res.reservation, scopes, state: st, savedRatio, savedModelAttrs: attrs, done: false };
-          this.#noteUtilization(st, scopes, res.remainingNanos);
+          this.#agents.noteRoom(st, scopes, res.remainingNanos);
           const tokens = cand.maxTokens !== maxTokens || setMaxTokens ? cand.maxTokens : undefined;
           return this.#decision(call, newModel, tokens, reasons, ticket, minRemaining(res.remainingNanos), cand.maxTokens !== maxTokens);
         }
@@ -425,7 +436,7 @@ export class BudgetPolicy implements CallGate {
         s.resetAt ?? Infinity,
       );
     }
-    this.#noteUtilization(st, scopes, result.remainingNanos);
+    this.#agents.noteRoom(st, scopes, result.remainingNanos);
     const ticket: Ticket = { reservation: result.reservation, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
     return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, minRemaining(result.remainingNanos));
   }
@@ -436,22 +447,14 @@ export class BudgetPolicy implements CallGate {
     if (t === undefined || t === null || t.done) return;
     t.done = true;
     try {
-      const cost = outcome.costUsd >= 0 && Number.isFinite(outcome.costUsd) ? outcome.costUsd : 0;
-      const nanos = usdToNanos(cost);
+      const nanos = this.#chargeNanos(outcome, t);
+      const cost = nanosToUsd(nanos);
       t.state.rate?.add(this.#now(), cost);
       if (t.savedRatio > 0 && t.savedModelAttrs !== null && cost > 0) this.#saved.add(cost * t.savedRatio, t.savedModelAttrs);
-      if (t.reservation !== null) {
-        if (this.#memory !== null) this.#memory.settleSync(t.reservation, nanos);
-        else {
-          const r = t.reservation;
-          this.#timed(this.#ledger.settle(r, nanos)).catch((err: unknown) => {
-            this.#warnOnce('settle', 'tollgate: could not settle a call with the ledger; its cost is buffered', err);
-            this.#buffer(r.scopes, nanos);
-          });
-        }
-      } else if (t.scopes.length > 0 && nanos > 0) {
+      if (t.reservation !== null) this.#guard.settle(t.reservation, nanos);
+      else if (t.scopes.length > 0 && nanos > 0) {
         // Admitted without a hold (ledger down, failure=open): the cost still counts.
-        this.#recordOrBuffer(t.scopes, nanos);
+        this.#guard.record(t.scopes, nanos);
       }
     } catch (err) {
       this.#warnOnce('complete', 'tollgate: budget policy failed to settle a call', err);
@@ -465,13 +468,7 @@ export class BudgetPolicy implements CallGate {
     t.done = true;
     if (t.reservation === null) return;
     try {
-      if (this.#memory !== null) this.#memory.releaseSync(t.reservation);
-      else {
-        this.#timed(this.#ledger.release(t.reservation)).catch((err: unknown) => {
-          // The hold expires by itself; nothing else to do.
-          this.#warnOnce('release', 'tollgate: could not release a reservation; it expires by itself', err);
-        });
-      }
+      this.#guard.release(t.reservation);
     } catch (err) {
       this.#warnOnce('abort', 'tollgate: budget policy failed to release a call', err);
     }
@@ -495,25 +492,21 @@ export class BudgetPolicy implements CallGate {
     if (!(spend.costUsd > 0) || !Number.isFinite(spend.costUsd)) return;
     const now = this.#now();
     const agent = spend.agent ?? this.#config.agent;
-    const st = this.#agentState(agent, now);
-    st.rate?.add(now, spend.costUsd);
-    const scopes = this.#scopesFor(st, agent, spend.task);
+    const st = this.#agents.get(agent, now);
+    const nanos = boundedNanos(spend.costUsd * NANOS_PER_USD);
+    st.rate?.add(now, nanosToUsd(nanos));
+    const scopes = this.#agents.scopesFor(st, spend.task);
     if (scopes.length === 0) return;
-    const nanos = usdToNanos(spend.costUsd);
-    try {
-      await this.#timed(this.#ledger.record(scopes, nanos));
-    } catch (err) {
-      this.#warnOnce('record', 'tollgate: could not record foreign spend with the ledger; it is buffered', err);
-      this.#buffer(scopes, nanos);
-    }
+    this.#guard.record(scopes, nanos);
+    await Promise.resolve();
   }
 
   /** An agent's budgets and whether it is blocked (until its window resets). */
   async getAgentStatus(agent: string): Promise<AgentStatus> {
     const now = this.#now();
-    const st = this.#agentState(agent, now);
+    const st = this.#agents.get(agent, now);
     const scopes = st.scopes;
-    const spends = scopes.length === 0 ? [] : await this.#timed(this.#ledger.spent(scopes));
+    const spends = scopes.length === 0 ? [] : await this.#guard.spent(scopes);
     const budgets: AgentBudget[] = scopes.map((s, i) => {
       const sp = spends[i] ?? { spentNanos: 0, reservedNanos: 0 };
       const limit = s.limitNanos ?? 0;
@@ -547,33 +540,20 @@ export class BudgetPolicy implements CallGate {
     };
   }
 
-  /** Spend records buffered while the ledger was down (0 in normal operation). */
+  /** Spend writes the ledger buffered while it was away (0 in normal operation). */
   get pendingWrites(): number {
-    return this.#pending.length;
+    return this.#guard.pendingWrites;
   }
 
-  /** Tries to write buffered spend now; resolves to how many records are still buffered. */
-  async flush(): Promise<number> {
-    while (this.#pending.length > 0) {
-      const p = this.#pending[0]!;
-      try {
-        await this.#timed(this.#ledger.record(p.scopes, p.nanos));
-      } catch {
-        this.#ledgerDownUntil = this.#now() + this.#retry;
-        this.#scheduleFlush();
-        return this.#pending.length;
-      }
-      this.#pending.shift();
-    }
-    return 0;
+  /** Waits for writes in flight and asks the ledger to write what it buffered; resolves with how many are still buffered. */
+  flush(): Promise<number> {
+    return this.#guard.flush();
   }
 
-  /** Stops the flush timer (buffered spend is flushed once more). Does not close the ledger. */
+  /** Ends waits in progress and writes what can be written. Does not close the ledger. */
   async close(): Promise<void> {
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
-    this.#flushTimer = undefined;
-    if (this.#pending.length > 0) await this.flush();
-    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
+    this.#waiters.close();
+    await this.#guard.flush();
   }
 
   // --- internals ---
@@ -640,20 +620,22 @@ export class BudgetPolicy implements CallGate {
     maxTokens: number | undefined,
     reasons: string[],
     err: unknown,
+    unchecked?: Reservation,
   ): GateDecision {
     if (err !== undefined) {
-      this.#ledgerDownUntil = this.#now() + this.#retry;
-      this.#warnOnce('ledger-down', `tollgate: ledger ${this.#ledger.description} unavailable (failure policy: ${this.#config.ledgerFailure})`, err);
+      this.#guard.markDown();
+      this.#warnOnce('ledger-down', `tollgate: ledger ${this.#guard.description} unavailable (failure policy: ${this.#config.ledgerFailure})`, err);
     }
-    if (this.#config.ledgerFailure === 'open') {
+    if (this.#config.ledgerFailure === 'open' || unchecked !== undefined) {
       reasons.push('ledger unavailable: admitted unchecked (failure=open)');
-      const ticket: Ticket = { reservation: null, scopes, state: st, savedRatio: 0, savedModelAttrs: null, done: false };
+      // A local hold the ledger answered by itself is settled through it (it records the cost).
+      const ticket: Ticket = { reservation: unchecked ?? null, scopes, state: st, savedRatio: 0, savedModelAttrs: null, done: false };
       return this.#decision(call, model, maxTokens, reasons, ticket, undefined);
     }
     const error =
       err instanceof LedgerUnavailableError
         ? err
-        : new LedgerUnavailableError(this.#ledger.description, err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), {
+        : new LedgerUnavailableError(this.#guard.description, err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), {
             cause: err,
           });
     this.#countBlock(st.name, model, 'ledger.unavailable');
@@ -668,8 +650,9 @@ export class BudgetPolicy implements CallGate {
     inputTokens: number,
     maxTokens: number,
     cacheKind: 'none' | '5m' | '1h',
+    priceOf: (model: string) => PriceLookup,
   ): Promise<[Candidate, Extract<ReserveResult, { ok: true }>] | undefined> {
-    const spends = await this.#timed(this.#ledger.spent(scopes));
+    const spends = await this.#guard.spent(scopes);
     let room = Infinity;
     scopes.forEach((s, i) => {
       if (s.limitNanos === null) return;
@@ -684,7 +667,7 @@ export class BudgetPolicy implements CallGate {
       if (at >= 0) models.push(...ladder.slice(at + 1));
     }
     for (const m of models) {
-      const lookup = this.#prices.lookup(m, provider);
+      const lookup = priceOf(m);
       if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') continue;
       const rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
       const tries: number[] = [];
@@ -694,70 +677,11 @@ export class BudgetPolicy implements CallGate {
       for (const tokens of tries) {
         const nanos = worstCaseNanos(rates, inputTokens, tokens);
         if (nanos > room) continue;
-        const res = await this.#reserve(scopes, nanos);
+        const res = await this.#guard.reserve(scopes, nanos);
         if (res.ok) return [{ model: m, rates, maxTokens: tokens, nanos }, res];
       }
     }
     return undefined;
-  }
-
-  #reserve(scopes: readonly BudgetScope[], amountNanos: number): Promise<ReserveResult> {
-    if (this.#memory !== null) return Promise.resolve(this.#memory.reserveSync({ scopes, amountNanos, ttlMillis: this.#ttl }));
-    const p = this.#ledger.reserve({ scopes, amountNanos, ttlMillis: this.#ttl });
-    return this.#timed(p, (late) => {
-      // Answered after we gave up: the hold would block budget until it expires.
-      if (late.ok) this.#ledger.release(late.reservation).catch(() => {});
-    });
-  }
-
-  /** Bounds a ledger call; a memory ledger answers at once and is not wrapped. */
-  #timed<T>(p: Promise<T>, onLate?: (value: T) => void): Promise<T> {
-    if (this.#memory !== null) return p;
-    return new Promise<T>((resolve, reject) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(new LedgerUnavailableError(this.#ledger.description, `no answer within ${this.#ledgerTimeout} ms`));
-      }, this.#ledgerTimeout);
-      timer.unref();
-      p.then(
-        (v) => {
-          clearTimeout(timer);
-          if (timedOut) onLate?.(v);
-          else resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
-  }
-
-  #recordOrBuffer(scopes: readonly BudgetScope[], nanos: number): void {
-    if (this.#now() < this.#ledgerDownUntil) {
-      this.#buffer(scopes, nanos);
-      return;
-    }
-    this.#timed(this.#ledger.record(scopes, nanos)).catch(() => this.#buffer(scopes, nanos));
-  }
-
-  #buffer(scopes: readonly BudgetScope[], nanos: number): void {
-    if (this.#pending.length >= this.#maxBuffered) {
-      this.#pending.shift();
-      this.#warnOnce('buffer-full', `tollgate: more than ${this.#maxBuffered} spend records buffered while the ledger is down; dropping the oldest`);
-    }
-    this.#pending.push({ scopes, nanos });
-    this.#scheduleFlush();
-  }
-
-  #scheduleFlush(): void {
-    if (this.#flushTimer !== undefined) return;
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      this.flush().catch(() => {});
-    }, this.#retry);
-    this.#flushTimer.unref();
   }
 
   #routeCall(
@@ -801,85 +725,22 @@ export class BudgetPolicy implements CallGate {
     return format === 'anthropic' ? Math.min(upperBound, Math.ceil(n * ANTHROPIC_COUNT_MARGIN)) : n;
   }
 
-  #bumpAttempts(agent: string, taskId: string): number {
-    const key = `${agent}\u0000${taskId}`;
-    const n = (this.#attempts.get(key) ?? 0) + 1;
-    if (n === 1 && this.#attempts.size >= this.#maxTasks) {
-      const oldest = this.#attempts.keys().next();
-      if (oldest.done !== true) this.#attempts.delete(oldest.value);
+  /**
+   * What a completed call is charged, nano-USD: its cost, bounded (MAX_CHARGE_NANOS). A cost that
+   * is not a number >= 0 (an absurd or broken usage report) is never charged as $0: the call's
+   * hold (its admitted worst case) is charged instead, and the fault reported.
+   */
+  #chargeNanos(outcome: CallOutcome, t: Ticket): number {
+    const usd = outcome.costUsd;
+    if (usd >= 0 && Number.isFinite(usd)) {
+      const nanos = boundedNanos(usd * NANOS_PER_USD);
+      if (nanos === MAX_CHARGE_NANOS) this.#warnOnce('absurd-cost', `tollgate: a call of ${outcome.model} reported a cost of $${usd}; charged the bound $${nanosToUsd(MAX_CHARGE_NANOS)}`);
+      return nanos;
     }
-    this.#attempts.set(key, n);
-    return n;
-  }
-
-  #agentState(agent: string, now: number): AgentState {
-    const w = this.#windows.at(now);
-    let st = this.#agents.get(agent);
-    if (st === undefined) {
-      const limits = limitsFor(this.#config, agent);
-      st = {
-        name: agent,
-        limits,
-        onExceed: limits.onExceed ?? 'block',
-        rate: limits.rateUsdPerMinute !== undefined ? new SpendRate() : null,
-        scopes: [],
-        util: new Float64Array(0),
-        utilAttrs: [],
-        generation: -1,
-        blockedUntil: 0,
-        blockedScope: null,
-        unconstrained: false,
-      };
-      if (this.#agents.size >= this.#maxAgents) {
-        const oldest = this.#agents.keys().next();
-        if (oldest.done !== true) this.#agents.delete(oldest.value);
-      }
-      this.#agents.set(agent, st);
-    }
-    if (st.generation !== this.#windows.generation) {
-      // New UTC day (or first use): rebuild the window scopes once.
-      const scopes: BudgetScope[] = [];
-      const l = st.limits;
-      if (l.dailyUsd !== undefined) scopes.push({ scope: 'agent.daily', agent, key: w.dayKey, limitNanos: usdLimit(l.dailyUsd), resetAt: w.dayReset });
-      if (l.monthlyUsd !== undefined) {
-        scopes.push({ scope: 'agent.monthly', agent, key: w.monthKey, limitNanos: usdLimit(l.monthlyUsd), resetAt: w.monthReset });
-      }
-      for (const c of this.#config.scopes) {
-        if (c.agents !== null && !c.agents.includes(agent)) continue;
-        const [key, resetAt] = c.period === 'day' ? [w.dayKey, w.dayReset] : c.period === 'month' ? [w.monthKey, w.monthReset] : ['total', null];
-        // A shared scope's counter belongs to no single agent: it lives under `scope:<name>`.
-        scopes.push({ scope: c.name, agent: `scope:${c.name}`, key, limitNanos: usdLimit(c.limitUsd), resetAt });
-      }
-      st.scopes = scopes;
-      st.util = new Float64Array(scopes.length);
-      st.utilAttrs = scopes.map((s) => ({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_BUDGET_SCOPE]: s.scope }));
-      st.unconstrained = scopes.length === 0 && l.maxTokens === undefined && l.maxAttemptsPerTask === undefined && l.rateUsdPerMinute === undefined;
-      st.generation = this.#windows.generation;
-    }
-    return st;
-  }
-
-  /** Agent-wide scopes first (their index matches AgentState.util), then the task's. */
-  #scopesFor(st: AgentState, agent: string, task: TaskInfo | undefined): BudgetScope[] {
-    let taskCap: number | undefined;
-    if (task !== undefined) {
-      const t = st.limits.taskUsd;
-      taskCap = t === 'auto' ? this.#medians.capUsd(task.type) : t;
-    }
-    if (taskCap === undefined) return st.scopes;
-    const scopes = st.scopes.slice();
-    scopes.push({ scope: 'task', agent, key: `task:${task!.id}`, limitNanos: usdLimit(taskCap), resetAt: null });
-    return scopes;
-  }
-
-  #noteUtilization(st: AgentState, scopes: readonly BudgetScope[], remaining: readonly (number | null)[]): void {
-    const n = Math.min(st.scopes.length, scopes.length);
-    for (let i = 0; i < n; i++) {
-      const limit = scopes[i]!.limitNanos;
-      const left = remaining[i];
-      if (limit === null || left === null || left === undefined) continue;
-      st.util[i] = limit === 0 ? 1 : (limit - left) / limit;
-    }
+    const held = t.reservation?.amountNanos ?? 0;
+    const nanos = usd === Infinity ? MAX_CHARGE_NANOS : held;
+    this.#warnOnce(`bad-cost:${String(usd)}`, `tollgate: a call of ${outcome.model} reported a cost of ${String(usd)} USD; charged $${nanosToUsd(nanos)} (${usd === Infinity ? 'the bound' : 'its reservation'})`);
+    return nanos;
   }
 
   #warnOnce(key: string, message: string, err?: unknown): void {
@@ -887,11 +748,6 @@ export class BudgetPolicy implements CallGate {
     this.#warned.add(key);
     diag.warn(err === undefined ? message : `${message}: ${errorMessage(err)}`);
   }
-}
-
-function usdLimit(usd: number): number {
-  // Floor: a cap never admits more than its USD value.
-  return Math.floor(usd * NANOS_PER_USD + 1e-6);
 }
 
 function minRemaining(remaining: readonly (number | null)[]): number | undefined {

@@ -1,4 +1,4 @@
-import type { CostBreakdown, ModelPrice, Rates, Usage } from './types.ts';
+import type { CostBreakdown, ModelPrice, PriceLookup, PriceSource, PriceTable, Rates, Usage } from './types.ts';
 
 const MILLION = 1e6; // rates are USD per million tokens; dividing (not x 1e-6) keeps 2.5/1e6 exact to the last bit
 
@@ -67,4 +67,41 @@ export function computeCost(usage: Usage, price: ModelPrice): CostBreakdown {
     (((cacheWrite - cacheWrite1h) * rate(r.cacheWrite, inRate) + cacheWrite1h * rate(r.cacheWrite1h, 2 * inRate)) * discount) / MILLION;
   const outputUsd = (((output - reasoning) * outRate + reasoning * rate(r.reasoning, outRate)) * discount) / MILLION;
   return { inputUsd, outputUsd, cacheReadUsd, cacheWriteUsd, totalUsd: inputUsd + outputUsd + cacheReadUsd + cacheWriteUsd };
+}
+
+/** A call priced: its cost, where the figure came from, and the table price it was checked against. */
+export interface PricedCall {
+  readonly cost: CostBreakdown;
+  readonly source: PriceSource;
+  /** The table's price in force at the call's start (also for provider-reported costs: it splits the breakdown). */
+  readonly lookup: PriceLookup;
+  /** The table's own figure (equals `cost.totalUsd` unless the provider reported the cost). */
+  readonly tableUsd: number;
+}
+
+/**
+ * Prices one call: the table's price in force at `startMs` (the call's start, epoch ms) on the
+ * call's service tier (`usage.serviceTier`, else `requestTier`). When the provider reported the
+ * cost (`usage.costUsd`, a finite number >= 0) that figure is the total and the source is
+ * `provider`; the breakdown is the table's, scaled so its parts add up to the reported total
+ * (dashboards sum the parts), and all zero when the table's total is zero.
+ */
+export function priceCall(table: PriceTable, usage: Usage, model: string, provider: string | undefined, startMs: number, requestTier?: string): PricedCall {
+  const lookup = table.lookup(model, provider, startMs, usage.serviceTier ?? requestTier);
+  const cost = computeCost(usage, lookup.price);
+  const reported = usage.costUsd;
+  if (reported === undefined || !(reported >= 0) || !Number.isFinite(reported)) return { cost, source: lookup.source, lookup, tableUsd: cost.totalUsd };
+  const scale = cost.totalUsd > 0 ? reported / cost.totalUsd : 0;
+  return {
+    cost: {
+      inputUsd: cost.inputUsd * scale,
+      outputUsd: cost.outputUsd * scale,
+      cacheReadUsd: cost.cacheReadUsd * scale,
+      cacheWriteUsd: cost.cacheWriteUsd * scale,
+      totalUsd: reported,
+    },
+    source: 'provider',
+    lookup,
+    tableUsd: cost.totalUsd,
+  };
 }

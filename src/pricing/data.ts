@@ -1,10 +1,14 @@
 /**
  * Shape of the compiled built-in price data, `data/prices.json`, written by
- * `scripts/build-prices.ts`. Rates are USD per million tokens; the dates are
- * already resolved, so every model has exactly one current price.
+ * `scripts/build-prices.ts` (and compiled the same way at start-up from a genai-prices
+ * data file named by `TOLLGATE_PRICES`). Rates are USD per million tokens.
+ *
+ * A model's top-level rates are its base price; `when` lists the source's dated prices
+ * and time-of-day windows, resolved at a call's start time by {@link resolveWhen}'s rule
+ * (see src/pricing/README.md and /PRICE-FORMAT: the Go collector reads the same file).
  */
 import type { MatchRule } from './match.ts';
-import type { PriceTier, Rates } from './types.ts';
+import type { PriceTier, PriceWhen, Rates, ServiceTierRates } from './types.ts';
 
 /** One model of the compiled data. */
 export interface PriceDataModel extends Rates {
@@ -14,6 +18,10 @@ export interface PriceDataModel extends Rates {
   readonly tiers?: readonly PriceTier[];
   readonly maxOutputTokens?: number;
   readonly contextWindow?: number;
+  /** Constrained prices, in source order: the LAST one whose constraint holds at the call's start wins. */
+  readonly when?: readonly PriceWhen[];
+  /** Rates of the provider's service tiers (`flex`, `priority`), which replace the time-resolved rates. */
+  readonly serviceTiers?: Readonly<Record<string, ServiceTierRates>>;
 }
 
 /** One provider of the compiled data, models in upstream order (first match wins). */
@@ -29,7 +37,7 @@ export interface PriceData {
   readonly version: 1;
   /** Where the rates came from, e.g. `@pydantic/genai-prices 0.1.8`. */
   readonly source: string;
-  /** Date (UTC, YYYY-MM-DD) at which date-conditional prices were resolved. */
+  /** Build date (UTC, YYYY-MM-DD): the start-up warning fires when it is more than 60 days old. */
   readonly asOf: string;
   readonly providers: readonly PriceDataProvider[];
 }

@@ -2,7 +2,8 @@
  * Pricing: usage -> USD. `computeCost` is the pure arithmetic; the price table
  * resolves a model name (normalised, overrides first, conservative fallback).
  */
-export { computeCost, ratesFor } from './cost.ts';
-export { createPriceTable, defaultPriceTable, BUILTIN_PRICES_INFO, type PriceTableOptions } from './table.ts';
+export { computeCost, priceCall, ratesFor, type PricedCall } from './cost.ts';
+export { MAX_CALL_DURATION_MS } from './when.ts';
+export { createPriceTable, defaultPriceTable, priceInForce, warnIfPricesStale, STALE_PRICES_DAYS, BUILTIN_PRICES_INFO, type PriceTableOptions } from './table.ts';
 export { loadPriceOverrides, parsePriceOverrides } from './overrides.ts';
-export type { Usage, Rates, PriceTier, ModelPrice, CostBreakdown, PriceSource, PriceLookup, PriceTable } from './types.ts';
+export type { Usage, Rates, PriceTier, PriceWhen, ServiceTierRates, ModelPrice, CostBreakdown, PriceSource, PriceLookup, PriceTable } from './types.ts';

@@ -40,6 +40,7 @@ const PROVIDER_ALIASES: Readonly<Record<string, readonly string[]>> = {
   cohere: ['cohere'],
   moonshot: ['moonshotai'],
   moonshotai: ['moonshotai'],
+  openrouter: ['openrouter'],
 };
 
 /** The data providers a provider name stands for (empty when unknown). */

@@ -3,9 +3,11 @@
  * read and validated once at start-up; every fault is a ConfigError naming the
  * file, the JSON path and what was expected.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { compileDataFile } from './compile.ts';
+import type { PriceData } from './data.ts';
 import type { ModelPrice, PriceTier } from './types.ts';
 
 const rate = z.number().finite().nonnegative();
@@ -139,6 +141,32 @@ export function parsePriceOverrides(file: string, document: unknown): ModelPrice
  *   and whose `expected` says what was allowed.
  */
 export function loadPriceOverrides(path: string): ModelPrice[] {
+  return parsePriceOverrides(path, readJson(path));
+}
+
+/** What a `TOLLGATE_PRICES` file turned out to be. */
+export type PriceFile = { readonly kind: 'overrides'; readonly prices: ModelPrice[] } | { readonly kind: 'data'; readonly data: PriceData };
+
+/**
+ * Reads a `TOLLGATE_PRICES` file and tells the two formats apart by shape: a JSON object is an
+ * override file (SPEC.md), a JSON array is a genai-prices data file as that project publishes it,
+ * compiled like the built-in table (models the file shares with `builtin` keep its output limits,
+ * batch discounts and service tiers).
+ * @throws ConfigError naming the file, the JSON path and what was expected.
+ */
+export function loadPriceFile(path: string, builtin: PriceData): PriceFile {
+  const document = readJson(path);
+  if (!Array.isArray(document)) return { kind: 'overrides', prices: parsePriceOverrides(path, document) };
+  let asOf = new Date().toISOString().slice(0, 10);
+  try {
+    asOf = statSync(path).mtime.toISOString().slice(0, 10);
+  } catch {
+    // read a moment ago: an unreadable mtime is not worth failing for; today is the safe date
+  }
+  return { kind: 'data', data: compileDataFile(path, document, builtin, asOf) };
+}
+
+function readJson(path: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -151,5 +179,5 @@ export function loadPriceOverrides(path: string): ModelPrice[] {
   } catch (err) {
     throw new ConfigError(`${path} $`, text.length > 80 ? `${text.slice(0, 80)}…` : text, `a JSON document (${(err as Error).message})`, { cause: err });
   }
-  return parsePriceOverrides(path, document);
+  return document;
 }

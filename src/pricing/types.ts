@@ -16,6 +16,13 @@ export interface Usage {
   readonly reasoningTokens?: number;
   /** The call went through a batch API. */
   readonly batch?: boolean;
+  /**
+   * What the provider says the call cost, in USD, when its response reports it (OpenRouter's
+   * `usage.cost`, gateways that do the same). Preferred over the table: `tollgate.cost.source=provider`.
+   */
+  readonly costUsd?: number;
+  /** The service tier that billed the call (`flex`, `priority`, ...), as the response (else the request) names it. */
+  readonly serviceTier?: string;
 }
 
 /** Rates in USD per million tokens, as pricing pages print them. */
@@ -33,6 +40,23 @@ export interface PriceTier extends Rates {
   readonly aboveInputTokens: number;
 }
 
+/** Rates of a service tier (`flex`, `priority`): they replace the model's rates for calls on that tier. */
+export interface ServiceTierRates extends Rates {
+  readonly tiers?: readonly PriceTier[];
+}
+
+/**
+ * A constrained price of the source table. At most one kind of constraint is set:
+ * `startDate` (in force from that UTC midnight on) or a UTC time-of-day window
+ * `[startTime, endTime)` (`HH:MM:SS`; `endTime < startTime` wraps midnight).
+ */
+export interface PriceWhen extends Rates {
+  readonly startDate?: string;
+  readonly startTime?: string;
+  readonly endTime?: string;
+  readonly tiers?: readonly PriceTier[];
+}
+
 /** The price of one model. */
 export interface ModelPrice extends Rates {
   readonly provider: string;
@@ -46,6 +70,15 @@ export interface ModelPrice extends Rates {
   readonly match?: readonly string[];
   /** Largest context (input + output tokens), when known. */
   readonly contextWindow?: number;
+  /**
+   * Dated prices and time-of-day windows, on table entries (`entries()`); the prices a lookup
+   * returns are already resolved at the call's start and carry none.
+   */
+  readonly when?: readonly PriceWhen[];
+  /** Service-tier rates, on table entries; a lookup naming a tier returns them resolved. */
+  readonly serviceTiers?: Readonly<Record<string, ServiceTierRates>>;
+  /** On a resolved price: the service tier whose rates these are. */
+  readonly serviceTier?: string;
 }
 
 /** Cost of one call in USD. `totalUsd` is the sum of the four parts. */
@@ -57,8 +90,8 @@ export interface CostBreakdown {
   readonly totalUsd: number;
 }
 
-/** Where a price came from. */
-export type PriceSource = 'table' | 'override' | 'fallback';
+/** Where a price came from; `provider` when the response reported its own cost. */
+export type PriceSource = 'table' | 'override' | 'provider' | 'fallback';
 
 /** A resolved price for a model name as seen on a span or request. */
 export interface PriceLookup {
@@ -72,10 +105,21 @@ export interface PriceLookup {
  * priced with the provider's most expensive known rates, flagged `fallback`.
  */
 export interface PriceTable {
-  /** Resolves a model name as seen on a request or span (dated snapshots, provider prefixes, Bedrock / Vertex ids are normalised). */
-  lookup(model: string, provider?: string): PriceLookup;
-  /** Resolves without falling back; undefined for an unknown model. */
-  find(model: string, provider?: string): PriceLookup | undefined;
+  /**
+   * Resolves a model name as seen on a request or span (dated snapshots, provider prefixes, Bedrock / Vertex
+   * ids are normalised) to the price in force at `at`, the call's START (epoch milliseconds; default: now),
+   * on `serviceTier` when the model has rates for it (else the standard rates).
+   */
+  lookup(model: string, provider?: string, at?: number, serviceTier?: string): PriceLookup;
+  /** As {@link PriceTable.lookup}, without falling back; undefined for an unknown model. */
+  find(model: string, provider?: string, at?: number, serviceTier?: string): PriceLookup | undefined;
+  /**
+   * The highest price in force at any moment of `[fromMs, toMs]`: each rate is the maximum over the prices
+   * a call running then could be billed at (a time-of-day window opening mid-call). For reservations.
+   */
+  lookupDuring(model: string, provider: string | undefined, fromMs: number, toMs: number, serviceTier?: string): PriceLookup;
+  /** Build date (YYYY-MM-DD, UTC) of the table's data: the built-in table's, or a genai-prices data file's modification date. */
+  readonly asOf: string;
   /** Every price in the table (overrides first), for `tollgate prices` and the collector config generator. */
   entries(): readonly PriceLookup[];
 }

@@ -46,7 +46,7 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import { NANOS_PER_USD } from '../ledger/types.ts';
-import { computeCost } from '../pricing/index.ts';
+import { computeCost, priceCall } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
   ATTR_ATTEMPTS,
@@ -55,6 +55,10 @@ import {
   ATTR_COST_INPUT_USD,
   ATTR_COST_OUTPUT_USD,
   ATTR_COST_SOURCE,
+  ATTR_GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
+  ATTR_GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
+  ATTR_OPENAI_REQUEST_SERVICE_TIER,
+  ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_COST_USD,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
@@ -483,22 +487,25 @@ export class CostSpanProcessor implements SpanProcessor {
     let pricedHere = false;
     let fallback = false;
     let realCostUsd: number | undefined;
+    let startMs: number | undefined;
     if (typeof preCost === 'number') {
       costUsd = preCost;
       fallback = attrs[ATTR_COST_SOURCE] === 'fallback';
     } else if (usage !== undefined) {
-      const lookup = this.prices.lookup(model, provider);
-      const c = computeCost(usage, lookup.price);
+      // The price in force when the call STARTED (the span's start, not this clock), on the tier that served it.
+      startMs = span.startTime[0] * 1000 + span.startTime[1] / 1e6;
+      const priced = priceCall(this.prices, usage, model, provider, startMs, serviceTierOf(attrs));
+      const c = priced.cost;
       costUsd = c.totalUsd;
-      realCostUsd = c.totalUsd;
+      realCostUsd = priced.tableUsd;
       pricedHere = true;
-      fallback = lookup.source === 'fallback';
+      fallback = priced.source === 'fallback';
       span.setAttribute(ATTR_COST_USD, c.totalUsd);
       span.setAttribute(ATTR_COST_INPUT_USD, c.inputUsd);
       span.setAttribute(ATTR_COST_OUTPUT_USD, c.outputUsd);
       span.setAttribute(ATTR_COST_CACHE_READ_USD, c.cacheReadUsd);
       span.setAttribute(ATTR_COST_CACHE_WRITE_USD, c.cacheWriteUsd);
-      span.setAttribute(ATTR_COST_SOURCE, lookup.source);
+      span.setAttribute(ATTR_COST_SOURCE, priced.source);
       span.setAttribute(ATTR_GEN_AI_USAGE_COST, c.totalUsd);
     } else if (!failed) {
       return; // no usage, no cost, no failure: nothing to count (e.g. a cut stream the library did not measure)
@@ -552,7 +559,7 @@ export class CostSpanProcessor implements SpanProcessor {
     const ins = this.instruments;
     ins.cost.add(costUsd, combo.costAttributes(provider, operation));
     if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
-    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo);
+    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo, startMs ?? span.startTime[0] * 1000 + span.startTime[1] / 1e6, serviceTierOf(attrs));
     // The GenAI client histograms, unless the span's instrumentation, or another one that
     // traced the same call (a span of its call group), records them itself: two series of
     // one call under two scopes double every token sum.
@@ -594,8 +601,8 @@ export class CostSpanProcessor implements SpanProcessor {
    * Saving = the same call with its cache reads billed as plain input, minus the real
    * cost (`realCostUsd` when this processor just priced the call with the same price).
    */
-  private recordCacheSaving(usage: Usage, model: string, provider: string | undefined, realCostUsd: number | undefined, combo: Combo): void {
-    const lookup = this.prices.lookup(model, provider);
+  private recordCacheSaving(usage: Usage, model: string, provider: string | undefined, realCostUsd: number | undefined, combo: Combo, startMs: number, tier: string | undefined): void {
+    const lookup = this.prices.lookup(model, provider, startMs, tier);
     const real = realCostUsd ?? computeCost(usage, lookup.price).totalUsd;
     const saved = computeCost(withoutCacheReads(usage), lookup.price).totalUsd - real;
     if (saved > 0) this.instruments.saved.add(saved, combo.savedAttributes());
@@ -721,4 +728,14 @@ function positive(v: number | undefined, dflt: number, name: string): number {
     throw new ConfigError(`CostSpanProcessor options.${name}`, v, 'a positive finite number');
   }
   return v;
+}
+
+/** The service tier a span says served the call: the response's, else the request's (registry names first). */
+function serviceTierOf(attrs: Attributes): string | undefined {
+  const v =
+    attrs[ATTR_OPENAI_RESPONSE_SERVICE_TIER] ??
+    attrs[ATTR_GEN_AI_OPENAI_RESPONSE_SERVICE_TIER] ??
+    attrs[ATTR_OPENAI_REQUEST_SERVICE_TIER] ??
+    attrs[ATTR_GEN_AI_OPENAI_REQUEST_SERVICE_TIER];
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }

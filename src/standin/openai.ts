@@ -6,6 +6,10 @@
  * Usage is deterministic: input tokens from the request's text (see `promptTokens`), cached
  * tokens when a 1024+ token prefix repeats, output tokens = the answer's word count (13 unless
  * the request caps it lower), plus 8 reasoning tokens for reasoning models (o-series, gpt-5*).
+ *
+ * A request's `service_tier` comes back as the tier that served it (`auto` -> `default`), as
+ * OpenAI reports it. A request with OpenRouter's usage accounting on (`usage: { include: true }`)
+ * gets `usage.cost` in USD, at {@link STANDIN_GATEWAY_RATES}, as a gateway that bills reports it.
  */
 import type { ServerResponse } from 'node:http';
 import {
@@ -19,6 +23,22 @@ import {
   sendSse,
 } from './server.ts';
 import type { RouteContext, SseEvent, StandinRoute, StandinState } from './server.ts';
+
+/** USD per million tokens at which the stand-in reports `usage.cost` (rates no price table has). */
+export const STANDIN_GATEWAY_RATES = { input: 0.7, output: 2.9 } as const;
+
+/** The tier a response reports for the request's `service_tier` (none when the request named none). */
+function servedTier(body: Body): Body {
+  const asked = body['service_tier'];
+  return typeof asked === 'string' ? { service_tier: asked === 'auto' ? 'default' : asked } : {};
+}
+
+/** `usage.cost` when the request turned on OpenRouter's usage accounting. */
+function gatewayCost(body: Body, inputTokens: number, outputTokens: number): Body {
+  const u = body['usage'];
+  if (typeof u !== 'object' || u === null || (u as Body)['include'] !== true) return {};
+  return { cost: (inputTokens * STANDIN_GATEWAY_RATES.input + outputTokens * STANDIN_GATEWAY_RATES.output) / 1e6 };
+}
 
 /** Reasoning tokens the stand-in reports for reasoning models. */
 export const STANDIN_REASONING_TOKENS = 8;
@@ -90,8 +110,9 @@ function now(): number {
 // ---------------------------------------------------------------------------
 // Chat Completions
 
-function chatUsage(p: Planned): Body {
+function chatUsage(p: Planned, body: Body): Body {
   return {
+    ...gatewayCost(body, p.inputTokens, p.words.length + p.reasoningTokens),
     prompt_tokens: p.inputTokens,
     completion_tokens: p.words.length + p.reasoningTokens,
     total_tokens: p.inputTokens + p.words.length + p.reasoningTokens,
@@ -121,8 +142,9 @@ async function chatCompletions(ctx: RouteContext): Promise<void> {
       model: p.model,
       choices: [{ index: 0, message: { role: 'assistant', content: p.words.join(''), refusal: null }, logprobs: null, finish_reason: p.finishReason }],
       system_fingerprint: 'fp_standin',
+      ...servedTier(body),
     };
-    if (withUsage) answer['usage'] = chatUsage(p);
+    if (withUsage) answer['usage'] = chatUsage(p, body);
     sendJson(ctx.res, 200, answer);
     return;
   }
@@ -135,6 +157,7 @@ async function chatCompletions(ctx: RouteContext): Promise<void> {
     created,
     model: p.model,
     system_fingerprint: 'fp_standin',
+    ...servedTier(body),
     choices,
     ...(includeUsage ? { usage: null } : {}),
     ...extra,
@@ -147,7 +170,7 @@ async function chatCompletions(ctx: RouteContext): Promise<void> {
   events.push({ data: base([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]) });
   for (const word of p.words) events.push({ data: base([{ index: 0, delta: { content: word }, logprobs: null, finish_reason: null }]) });
   events.push({ data: base([{ index: 0, delta: {}, logprobs: null, finish_reason: p.finishReason }]) });
-  if (includeUsage && withUsage) events.push({ data: base([], { usage: chatUsage(p) }) });
+  if (includeUsage && withUsage) events.push({ data: base([], { usage: chatUsage(p, body) }) });
   await sendSse(ctx.res, events, ctx.fault, true);
 }
 
@@ -184,6 +207,7 @@ function responseObject(id: string, msgId: string, p: Planned, status: 'in_progr
     tool_choice: 'auto',
     tools: [],
     top_p: 1,
+    ...servedTier(body),
     usage,
   };
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
 import { collectorConfig } from '../../src/cli/collector-config.ts';
-import { collectorModelNames, compilePricingPlan, generatePricingConfig, ottlFloat, ottlString, pricingStatements, type CollectorPricingPlan, type ResolvedRates } from '../../src/collector/pricing-config.ts';
+import { collectorModelNames, collectorPricesAt, compilePricingPlan, generatePricingConfig, ottlFloat, ottlString, pricingStatements, type CollectorPricingPlan, type ResolvedRates } from '../../src/collector/pricing-config.ts';
 import { BUILTIN_PRICES_INFO, computeCost, createPriceTable, defaultPriceTable } from '../../src/pricing/index.ts';
 import type { PriceTable, Usage } from '../../src/pricing/types.ts';
 
@@ -112,7 +112,7 @@ function replay(plan: CollectorPricingPlan, model: string, provider: string | un
 }
 
 function sdk(table: PriceTable, model: string, provider: string | undefined, usage: Usage): { source: string; totalUsd: number } {
-  const lookup = table.lookup(model, provider);
+  const lookup = table.lookup(model, provider, collectorPricesAt());
   return { source: lookup.source, totalUsd: computeCost(usage, lookup.price).totalUsd };
 }
 
@@ -159,11 +159,16 @@ void test('every built-in model id, and its dated snapshot, resolves to the SDK 
     }
   }
   // The SDK matches with genai-prices rules (prefixes, aliases spelled unlike the id); the collector matches
-  // ids, their dated snapshots and normalised names. Measured: 10 of 931 differ, all Fireworks ids whose
-  // rules expect `accounts/fireworks/models/...` so the SDK prices the bare id at another provider's row.
-  // Pin it so a regression shows.
-  assert.ok(checked > 850, `${String(checked)} checked, ${String(sdkFallbacks)} SDK fallbacks`);
-  assert.ok(mismatches.length <= 12, `${String(mismatches.length)} of ${String(checked)} differ:\n${mismatches.join('\n')}`);
+  // ids, their dated snapshots and normalised names. Measured: 30 of 2041 differ: 10 Fireworks ids whose
+  // rules expect `accounts/fireworks/models/...` so the SDK prices the bare id at another provider's row,
+  // and 20 OpenRouter ids (`openai/gpt-4o-2024-05-13`) the SDK prices at the vendor's own row. This OTTL
+  // generator is being replaced by the Go collector processor; pin it so a regression shows.
+  assert.ok(checked > 1800, `${String(checked)} checked, ${String(sdkFallbacks)} SDK fallbacks`);
+  assert.ok(mismatches.length <= 30, `${String(mismatches.length)} of ${String(checked)} differ:\n${mismatches.join('\n')}`);
+  assert.ok(
+    mismatches.every((m) => m.startsWith('fireworks/') || m.startsWith('openrouter/')),
+    mismatches.filter((m) => !m.startsWith('fireworks/') && !m.startsWith('openrouter/')).join('\n'),
+  );
 });
 
 void test('an override table wins over the built-in prices in the plan', () => {

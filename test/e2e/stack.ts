@@ -48,7 +48,7 @@ export function ensureBinaries(): { otelcol: string; jaeger: string } {
 export function requireProgram(name: string, install: string): string {
   const r = spawnSync('bash', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = r.stdout.trim();
-  if (r.status !== 0 || path === '') throw new Error(`${name} not found on PATH: ${install} (bash .ci/provision.sh does it)`);
+  if (r.status !== 0 || path === '') throw new Error(`${name} not found on PATH: ${install} (scripts/provision.sh, the first step of npm test, does it)`);
   return path;
 }
 

@@ -41,6 +41,8 @@ runLedgerContract('redis', ({ now }) => new RedisLedger({ url: `${server.url}/3`
 void describe('parseRedisUrl', () => {
   void it('reads host, port, db, TLS, user, password and prefix', () => {
     assert.deepEqual(parseRedisUrl('rediss://app:p%40ss@cache.internal:6380/4?prefix=staging:'), {
+      mode: 'single',
+      nodes: [{ host: 'cache.internal', port: 6380 }],
       host: 'cache.internal',
       port: 6380,
       db: 4,
@@ -51,6 +53,8 @@ void describe('parseRedisUrl', () => {
       description: 'rediss://cache.internal:6380/4',
     });
     assert.deepEqual(parseRedisUrl('redis://localhost'), {
+      mode: 'single',
+      nodes: [{ host: 'localhost', port: 6379 }],
       host: 'localhost',
       port: 6379,
       db: 0,

@@ -4,6 +4,7 @@ import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../.
 import type { GateDecision } from '../../src/gate.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import type { Ledger } from '../../src/ledger/types.ts';
+import { WriteBuffer, type BufferedWrite } from '../../src/ledger/write-buffer.ts';
 import { DEFAULT_MAX_TOKENS, createBudgetPolicy, type BudgetExceededEvent } from '../../src/policy/index.ts';
 import { resolveConfig } from '../../src/config/index.ts';
 import { NOON, call, clock, fixedEstimator, harness } from './helpers.ts';
@@ -415,7 +416,29 @@ void describe('BudgetPolicy: foreign spend', () => {
 });
 
 /** A ledger that can be switched off (rejects every call) and back on. */
-function flakyLedger(inner: Ledger): Ledger & { down: boolean; hang: boolean } {
+/**
+ * A ledger over `inner` that can be down or hang. Like the Redis and SQLite ledgers, it owns
+ * the one write buffer (WriteBuffer): a settle / record it cannot write is kept and written
+ * when it is back; the policy keeps none of its own.
+ */
+function flakyLedger(inner: Ledger): Ledger & { down: boolean; hang: boolean; readonly pendingWrites: number; flush(): Promise<number> } {
+  type W = BufferedWrite & { readonly apply: () => Promise<void> };
+  const buffer = new WriteBuffer<W>({
+    description: 'flaky',
+    maxWrites: 100,
+    retryMillis: 60_000,
+    ready: () => !l.down && !l.hang,
+    send: (w) => w.apply(),
+    transient: () => true,
+    mayHaveLanded: () => false,
+  });
+  const write = (holdId: string, actualNanos: number, apply: () => Promise<void>): Promise<void> => {
+    if (l.down || l.hang) {
+      buffer.add({ holdId, actualNanos, retry: false, apply });
+      return Promise.resolve();
+    }
+    return apply();
+  };
   const l = {
     down: false,
     hang: false,
@@ -424,10 +447,14 @@ function flakyLedger(inner: Ledger): Ledger & { down: boolean; hang: boolean } {
       if (l.hang) return new Promise<T>(() => {});
       return l.down ? Promise.reject(new Error('ECONNREFUSED')) : fn();
     },
+    get pendingWrites() {
+      return buffer.size;
+    },
+    flush: () => buffer.flush(),
     reserve: (r: Parameters<Ledger['reserve']>[0]) => l.gate(() => inner.reserve(r)),
-    settle: (r: Parameters<Ledger['settle']>[0], n: number) => l.gate(() => inner.settle(r, n)),
-    release: (r: Parameters<Ledger['release']>[0]) => l.gate(() => inner.release(r)),
-    record: (s: Parameters<Ledger['record']>[0], n: number) => l.gate(() => inner.record(s, n)),
+    settle: (r: Parameters<Ledger['settle']>[0], n: number) => write(r.id, n, () => inner.settle(r, n)),
+    release: (r: Parameters<Ledger['release']>[0]) => write(r.id, 0, () => inner.release(r)),
+    record: (s: Parameters<Ledger['record']>[0], n: number) => write('', n, () => inner.record(s, n)),
     spent: (s: Parameters<Ledger['spent']>[0]) => l.gate(() => inner.spent(s)),
     close: () => inner.close(),
   };

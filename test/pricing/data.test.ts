@@ -10,7 +10,7 @@ import { defaultPriceTable, BUILTIN_PRICES_INFO } from '../../src/pricing/index.
 import type { PriceData } from '../../src/pricing/data.ts';
 
 const LITELLM = JSON.parse(
-  readFileSync(new URL('../../../shared/reference/prices/litellm_model_prices_and_context_window.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../scripts/data/litellm_model_prices_and_context_window.json', import.meta.url), 'utf8'),
 ) as Record<string, Record<string, unknown>>;
 
 void test('src/pricing/data/prices.json equals a fresh build of scripts/build-prices.ts', () => {
@@ -20,13 +20,16 @@ void test('src/pricing/data/prices.json equals a fresh build of scripts/build-pr
   assert.equal(serialisePriceData(buildPriceData(asOf)), committed, 'stale: run node scripts/build-prices.ts');
 });
 
-void test('date-conditional prices are resolved at the build date', () => {
-  const before = buildPriceData('2026-03-12').providers.find((p) => p.id === 'anthropic')?.models.find((m) => m.id === 'claude-sonnet-4-6');
-  const after = buildPriceData('2026-03-13').providers.find((p) => p.id === 'anthropic')?.models.find((m) => m.id === 'claude-sonnet-4-6');
+void test('dated prices are kept in the compiled data, not resolved at build time', () => {
+  const sonnet = buildPriceData('2026-12-03').providers.find((p) => p.id === 'anthropic')?.models.find((m) => m.id === 'claude-sonnet-4-6');
   // genai-prices: Sonnet 4.6's >200k tier was dropped from 2026-03-13 (flat pricing across the 1M window).
-  assert.equal(before?.tiers?.[0]?.aboveInputTokens, 200000);
-  assert.equal(after?.tiers, undefined);
-  assert.equal(after?.input, 3);
+  assert.equal(sonnet?.tiers?.[0]?.aboveInputTokens, 200000);
+  assert.deepEqual(sonnet?.when, [{ startDate: '2026-03-13', input: 3, output: 15, cacheRead: 0.3, cacheWrite: 3.75, cacheWrite1h: 6 }]);
+  const before = defaultPriceTable().lookup('claude-sonnet-4-6', 'anthropic', Date.parse('2026-03-12T23:59:59Z'));
+  const after = defaultPriceTable().lookup('claude-sonnet-4-6', 'anthropic', Date.parse('2026-03-13T00:00:00Z'));
+  assert.equal(before.price.tiers?.[0]?.input, 6);
+  assert.equal(after.price.tiers, undefined);
+  assert.equal(after.price.input, 3);
 });
 
 // [model as a caller names it, LiteLLM key]: ten spot checks across providers.

@@ -145,7 +145,7 @@ describe('tollgate report --html', () => {
   });
 
   it('renders in headless chromium: the DOM holds the charts and the screenshot shows the bars', () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (see .ci/provision.sh)`);
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (scripts/provision.sh, the first step of npm test, does it)`);
     const dom = chromium(['--dump-dom']);
     assert.equal(dom.status, 0, dom.stderr);
     for (const id of ['chart-agent-day', 'chart-model', 'chart-task-type']) assert.match(dom.stdout, new RegExp(`<svg id="${id}"`));

@@ -181,6 +181,7 @@ function specOf(op: Operation, body: Body, client: unknown): CallSpec {
     maxTokensField,
     stream: body['stream'] === true,
     body,
+    serviceTier: typeof body['service_tier'] === 'string' ? body['service_tier'] : undefined,
     serverAddress: info.address,
     serverPort: info.port,
   };
@@ -229,33 +230,42 @@ function details(u: Body, key: string, field: string): number | undefined {
   return isRecord(d) ? count(d[field]) : undefined;
 }
 
-function usage(inputTokens: number | undefined, outputTokens: number | undefined, cacheRead: number | undefined, reasoning: number | undefined): Usage {
+function usage(inputTokens: number | undefined, outputTokens: number | undefined, cacheRead: number | undefined, reasoning: number | undefined, usageBody: Body, response: unknown): Usage {
   // Built in place (no spread of temporary objects): this runs once per call and per usage chunk.
-  const u: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; reasoningTokens?: number } = {
+  const u: { inputTokens: number; outputTokens: number; cacheReadTokens?: number; reasoningTokens?: number; costUsd?: number; serviceTier?: string } = {
     inputTokens: inputTokens ?? 0,
     outputTokens: outputTokens ?? 0,
   };
   if (cacheRead !== undefined) u.cacheReadTokens = cacheRead;
   if (reasoning !== undefined) u.reasoningTokens = reasoning;
+  // Gateways that bill the call report its cost in USD next to the tokens (OpenRouter's `usage.cost`).
+  const cost = usageBody['cost'];
+  if (typeof cost === 'number' && cost >= 0 && Number.isFinite(cost)) u.costUsd = cost;
+  // The tier that served the call (`flex`, `priority`, `default`) is billed at its own rates.
+  const tier = isRecord(response) ? response['service_tier'] : undefined;
+  if (typeof tier === 'string' && tier !== '') u.serviceTier = tier;
   return u;
 }
 
-/** Chat Completions / Embeddings usage: `prompt_tokens` already includes cached tokens, `completion_tokens` reasoning. */
-export function chatUsage(u: unknown): Usage | undefined {
+/**
+ * Chat Completions / Embeddings usage: `prompt_tokens` already includes cached tokens, `completion_tokens` reasoning.
+ * `response` (the body or chunk carrying `u`) gives the service tier that served the call.
+ */
+export function chatUsage(u: unknown, response?: unknown): Usage | undefined {
   if (!isRecord(u)) return undefined;
   const input = count(u['prompt_tokens']);
   const output = count(u['completion_tokens']);
   if (input === undefined && output === undefined) return undefined;
-  return usage(input, output, details(u, 'prompt_tokens_details', 'cached_tokens'), details(u, 'completion_tokens_details', 'reasoning_tokens'));
+  return usage(input, output, details(u, 'prompt_tokens_details', 'cached_tokens'), details(u, 'completion_tokens_details', 'reasoning_tokens'), u, response);
 }
 
 /** Responses API usage: `input_tokens` includes cached tokens, `output_tokens` reasoning. */
-export function responsesUsage(u: unknown): Usage | undefined {
+export function responsesUsage(u: unknown, response?: unknown): Usage | undefined {
   if (!isRecord(u)) return undefined;
   const input = count(u['input_tokens']);
   const output = count(u['output_tokens']);
   if (input === undefined && output === undefined) return undefined;
-  return usage(input, output, details(u, 'input_tokens_details', 'cached_tokens'), details(u, 'output_tokens_details', 'reasoning_tokens'));
+  return usage(input, output, details(u, 'input_tokens_details', 'cached_tokens'), details(u, 'output_tokens_details', 'reasoning_tokens'), u, response);
 }
 
 function finishOfResponse(r: Body): string[] | undefined {
@@ -310,7 +320,7 @@ function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: un
         choices.map((c) => (isRecord(c) && isRecord(c['message']) ? { role: 'assistant', parts: textPart(c['message']['content']), finish_reason: c['finish_reason'] } : c)),
       );
     }
-    const u = chatUsage(result['usage']);
+    const u = chatUsage(result['usage'], result);
     if (u !== undefined) call.end(u);
     else void call.endEstimated({ inputText: requestText(op, body), outputText: collectText(choices.map((c) => (isRecord(c) ? c['message'] : undefined))).join('') });
     return;
@@ -326,7 +336,7 @@ function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: un
     }
     call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finish });
     if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(text.join('')), finish_reason: finish[0] }]);
-    const u = chatUsage(result['usage']);
+    const u = chatUsage(result['usage'], result);
     if (u !== undefined) call.end(u);
     else void call.endEstimated({ inputText: requestText(op, body), outputText: text.join('') });
     return;
@@ -335,14 +345,14 @@ function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: un
     call.setResponse({ id: str(result['id']), model: str(result['model']), finishReasons: finishOfResponse(result) });
     const outputText = collectText(result['output']).join('');
     if (call.capture !== 'NO_CONTENT') call.recordContent('output', [{ role: 'assistant', parts: textPart(outputText) }]);
-    const u = responsesUsage(result['usage']);
+    const u = responsesUsage(result['usage'], result);
     if (u !== undefined) call.end(u);
     else void call.endEstimated({ inputText: requestText(op, body), outputText });
     return;
   }
   call.setResponse({ model: str(result['model']) });
-  const u = chatUsage(result['usage']);
-  if (u !== undefined) call.end({ inputTokens: u.inputTokens, outputTokens: 0 });
+  const u = chatUsage(result['usage'], result);
+  if (u !== undefined) call.end({ ...u, outputTokens: 0 });
   else void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 });
 }
 
@@ -378,9 +388,12 @@ function chatStreamObserver(op: 'chat' | 'completions', call: TrackedCall, body:
           if (typeof c['finish_reason'] === 'string') finish[typeof c['index'] === 'number' ? c['index'] : 0] = c['finish_reason'];
         }
       }
-      const u = chatUsage(chunk['usage']);
+      const u = chatUsage(chunk['usage'], chunk);
       if (u !== undefined) reported = u;
-      return !(hideUsageChunk && u !== undefined && Array.isArray(choices) && choices.length === 0);
+      // The usage-only chunk tollgate asked for is hidden whatever its usage holds: a caller that
+      // did not ask for it reads choices[0] of every chunk. Other chunks carry `usage: null`.
+      const raw = chunk['usage'];
+      return !(hideUsageChunk && raw !== undefined && raw !== null && Array.isArray(choices) && choices.length === 0);
     },
     onDone(): void {
       if (reported === undefined) return estimate();
@@ -420,7 +433,7 @@ function responsesStreamObserver(call: TrackedCall, body: Body) {
       else if (typeof type === 'string' && type.startsWith('response.') && isRecord(event['response'])) {
         const r = event['response'];
         call.setResponse({ id: str(r['id']), model: str(r['model']), finishReasons: finishOfResponse(r) });
-        const u = responsesUsage(r['usage']);
+        const u = responsesUsage(r['usage'], r);
         if (u !== undefined) reported = u;
       }
       return true;
