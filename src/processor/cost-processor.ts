@@ -46,14 +46,10 @@ import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import { NANOS_PER_USD } from '../ledger/types.ts';
-import { computeCost, priceCall } from '../pricing/index.ts';
+import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
   ATTR_ATTEMPTS,
-  ATTR_COST_CACHE_READ_USD,
-  ATTR_COST_CACHE_WRITE_USD,
-  ATTR_COST_INPUT_USD,
-  ATTR_COST_OUTPUT_USD,
   ATTR_COST_SOURCE,
   ATTR_GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
   ATTR_GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
@@ -65,7 +61,6 @@ import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_USAGE_COST,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
@@ -495,18 +490,11 @@ export class CostSpanProcessor implements SpanProcessor {
       // The price in force when the call STARTED (the span's start, not this clock), on the tier that served it.
       startMs = span.startTime[0] * 1000 + span.startTime[1] / 1e6;
       const priced = priceCall(this.prices, usage, model, provider, startMs, serviceTierOf(attrs));
-      const c = priced.cost;
-      costUsd = c.totalUsd;
+      // A span that came without a cost (a foreign instrumentation's): priced here, once.
+      costUsd = writeCostAttributes(span, priced);
       realCostUsd = priced.tableUsd;
       pricedHere = true;
       fallback = priced.source === 'fallback';
-      span.setAttribute(ATTR_COST_USD, c.totalUsd);
-      span.setAttribute(ATTR_COST_INPUT_USD, c.inputUsd);
-      span.setAttribute(ATTR_COST_OUTPUT_USD, c.outputUsd);
-      span.setAttribute(ATTR_COST_CACHE_READ_USD, c.cacheReadUsd);
-      span.setAttribute(ATTR_COST_CACHE_WRITE_USD, c.cacheWriteUsd);
-      span.setAttribute(ATTR_COST_SOURCE, priced.source);
-      span.setAttribute(ATTR_GEN_AI_USAGE_COST, c.totalUsd);
     } else if (!failed) {
       return; // no usage, no cost, no failure: nothing to count (e.g. a cut stream the library did not measure)
     }

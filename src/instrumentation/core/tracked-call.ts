@@ -15,17 +15,13 @@ import { ALLOW_ALL } from '../../gate.ts';
 import type { CallDescription, GateDecision } from '../../gate.ts';
 import { isRecord } from '../../internal/values.ts';
 import { reportFault } from '../../internal/warn-once.ts';
-import { computeCost } from '../../pricing/index.ts';
+import { priceCall, writeCostAttributes } from '../../pricing/index.ts';
 import type { Usage } from '../../pricing/types.ts';
 import {
   ATTR_ATTEMPTS,
   ATTR_BUDGET_REMAINING_USD,
-  ATTR_COST_CACHE_READ_USD,
-  ATTR_COST_CACHE_WRITE_USD,
-  ATTR_COST_INPUT_USD,
-  ATTR_COST_OUTPUT_USD,
-  ATTR_COST_SOURCE,
-  ATTR_COST_USD,
+  ATTR_OPENAI_REQUEST_SERVICE_TIER,
+  ATTR_OPENAI_RESPONSE_SERVICE_TIER,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
   ATTR_GEN_AI_INPUT_MESSAGES,
@@ -41,7 +37,6 @@ import {
   ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_COST,
   ATTR_GEN_AI_USAGE_INPUT_TOKENS,
   ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
   ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
@@ -81,6 +76,8 @@ export interface CallSpec {
   readonly body: Readonly<Record<string, unknown>>;
   readonly serverAddress?: string | undefined;
   readonly serverPort?: number | undefined;
+  /** The service tier the caller asked for (OpenAI's `service_tier`), recorded as `openai.request.service_tier`. */
+  readonly serviceTier?: string | undefined;
 }
 
 /** What came back, as far as it is known; every field optional. */
@@ -127,6 +124,8 @@ export class TrackedCall {
   private admitted = false;
   private rewrittenBody: Record<string, unknown> | undefined;
   private ended = false;
+  /** The span's start, epoch ms: the instant whose prices the call pays. */
+  private readonly startedAt: number;
 
   /** Use {@link CallTracker.start}. */
   constructor(tracer: Tracer, settings: ResolvedSettings, spec: CallSpec, parent: Context) {
@@ -145,6 +144,7 @@ export class TrackedCall {
     if (spec.maxTokens !== undefined) attributes[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = spec.maxTokens;
     if (spec.serverAddress !== undefined) attributes[ATTR_SERVER_ADDRESS] = spec.serverAddress;
     if (spec.serverPort !== undefined) attributes[ATTR_SERVER_PORT] = spec.serverPort;
+    if (spec.serviceTier !== undefined) attributes[ATTR_OPENAI_REQUEST_SERVICE_TIER] = spec.serviceTier;
     if (this.agent !== undefined) attributes[ATTR_GEN_AI_AGENT_NAME] = this.agent;
     if (this.task !== undefined) {
       attributes[ATTR_TASK_ID] = this.task.id;
@@ -156,6 +156,7 @@ export class TrackedCall {
       parent,
     );
     this.context = trace.setSpan(parent, this.span);
+    this.startedAt = spanStartMs(this.span);
   }
 
   /** The model the provider receives (after a rewrite). */
@@ -392,18 +393,11 @@ export class TrackedCall {
     }
     if (usage.reasoningTokens !== undefined) span.setAttribute(ATTR_GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoningTokens);
     span.setAttribute(ATTR_USAGE_ESTIMATED, estimated);
+    if (usage.serviceTier !== undefined) span.setAttribute(ATTR_OPENAI_RESPONSE_SERVICE_TIER, usage.serviceTier);
     // Azure deployments and aliases are priced by what actually answered.
     const model = this.responseModel ?? this.model;
-    const lookup = this.settings.prices.lookup(model, this.spec.pricingProvider ?? this.spec.provider);
-    const cost = computeCost(usage, lookup.price);
-    span.setAttribute(ATTR_COST_USD, cost.totalUsd);
-    span.setAttribute(ATTR_GEN_AI_USAGE_COST, cost.totalUsd);
-    span.setAttribute(ATTR_COST_INPUT_USD, cost.inputUsd);
-    span.setAttribute(ATTR_COST_OUTPUT_USD, cost.outputUsd);
-    span.setAttribute(ATTR_COST_CACHE_READ_USD, cost.cacheReadUsd);
-    span.setAttribute(ATTR_COST_CACHE_WRITE_USD, cost.cacheWriteUsd);
-    span.setAttribute(ATTR_COST_SOURCE, lookup.source);
-    return cost.totalUsd;
+    // The price in force when the call started (dated prices, time-of-day windows), on its service tier.
+    return writeCostAttributes(span, priceCall(this.settings.prices, usage, model, this.spec.pricingProvider ?? this.spec.provider, this.startedAt, this.spec.serviceTier));
   }
 
   /** Settles the gate ticket: the real cost when priced, else releases the reservation. */
@@ -421,6 +415,12 @@ export class TrackedCall {
 }
 
 const ALLOW: GateDecision = { action: 'allow' };
+
+/** A span's start time in epoch ms (the SDK span's `startTime`), else now. */
+function spanStartMs(span: Span): number {
+  const start = (span as { startTime?: unknown }).startTime;
+  return Array.isArray(start) && typeof start[0] === 'number' && typeof start[1] === 'number' ? start[0] * 1000 + start[1] / 1e6 : Date.now();
+}
 
 function blockErrorFor(decision: GateDecision, spec: CallSpec, agent: string | undefined, task: CallDescription['task']): Error {
   return new BudgetExceededError(
