@@ -46,7 +46,7 @@ export { BudgetPolicy, createBudgetPolicy } from './policy/index.ts';
 export type { BudgetPolicyOptions, CreateBudgetPolicyOptions, BudgetExceededEvent, AgentStatus, AgentBudget, RouteFunction, RouteInput } from './policy/index.ts';
 export { resolveConfig } from './config/index.ts';
 export type { TollgateConfig, AgentLimits, OnExceed, RouteRule, RouteMatch, CustomScope } from './config/index.ts';
-export type { CallGate, CallDescription, GateDecision, CallOutcome } from './gate.ts';
+export type { CallGate, CallDescription, GateDecision, CallOutcome, SpendSink } from './gate.ts';
 
 // Ledgers (SQLite and Redis load lazily through createLedger: `node:sqlite` and ioredis cost nothing until used)
 export { createLedger, MemoryLedger } from './ledger/index.ts';

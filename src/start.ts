@@ -172,10 +172,7 @@ export async function startTollgate(options: TollgateOptions = {}): Promise<Toll
     meter,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.trustBaggageAgent === undefined ? {} : { trustBaggageAgent: options.trustBaggageAgent }),
-    onForeignSpend: (spend) => {
-      policy.recordForeign(spend).catch((err: unknown) => diag.warn('tollgate: recording spend of a foreign span failed', err));
-    },
-    onTaskEnd: (task) => policy.observeCompletedTask(task),
+    policy,
   });
   setSpendSource(processor);
 

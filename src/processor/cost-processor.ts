@@ -45,6 +45,9 @@ import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, ty
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
+import type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
+import { isThenable } from '../internal/values.ts';
+import { warnOnce } from '../internal/warn-once.ts';
 import { NANOS_PER_USD } from '../ledger/types.ts';
 import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
@@ -94,26 +97,6 @@ import {
   type WindowAcc,
 } from './rollup.ts';
 
-/** Spend priced from a span tollgate's instrumentation did not make. */
-export interface ForeignSpend {
-  readonly agent: string;
-  /** The explicit task (withTask, or inbound baggage); undefined when the task is just the trace. */
-  readonly task: TaskInfo | undefined;
-  /** The priced model. */
-  readonly model: string;
-  readonly costUsd: number;
-}
-
-/** A task that ended: its withTask function settled and its outermost spans ended, or its trace's root span ended. */
-export interface TaskEnd {
-  /** The withTask / baggage id, or the trace id for a task that is a trace. */
-  readonly id: string;
-  readonly type: string | undefined;
-  readonly costUsd: number;
-  readonly calls: number;
-  readonly attempts: number;
-}
-
 /** Options of {@link CostSpanProcessor}. Read once, at construction. */
 export interface CostSpanProcessorOptions {
   /** The price table that prices spans arriving without a cost. */
@@ -147,12 +130,23 @@ export interface CostSpanProcessorOptions {
    */
   readonly maxKeys?: number;
   /**
-   * Called with spend priced from a foreign span (not tollgate's own, whose spend
-   * the policy settles itself), so it reaches the ledger. Runs synchronously in
-   * `onEnding`: keep it O(1); errors are caught.
+   * The budget policy (any {@link SpendSink}) the processor reports back to: spend priced from
+   * foreign spans (not tollgate's own, whose spend the policy settles itself) so it reaches the
+   * ledger, and tasks as they end (the `auto` task cap). Pass the policy your instrumentations
+   * use as their `gate`. `onForeignSpend` / `onTaskEnd`, when given, replace its methods.
+   * @default none (spend is rolled up here only)
+   */
+  readonly policy?: SpendSink;
+  /**
+   * Called with spend priced from a foreign span. Runs synchronously in `onEnding`: keep it
+   * O(1); errors are caught.
+   * @default policy.recordForeign
    */
   readonly onForeignSpend?: (spend: ForeignSpend) => void;
-  /** Called once when a task that spent something ends (feeds the `auto` task cap). */
+  /**
+   * Called once when a task that spent something ends (feeds the `auto` task cap).
+   * @default policy.observeCompletedTask
+   */
   readonly onTaskEnd?: (task: TaskEnd) => void;
   /**
    * Let inbound W3C baggage (`gen_ai.agent.name`) choose the agent. Off by default:
@@ -250,8 +244,9 @@ export class CostSpanProcessor implements SpanProcessor {
     this.clock = options.clock ?? Date.now;
     const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(TOLLGATE_SCOPE_PREFIX);
     this.instruments = new CostInstruments(meter);
-    this.onForeignSpend = options.onForeignSpend;
-    this.onTaskEnd = options.onTaskEnd;
+    const policy = options.policy;
+    this.onForeignSpend = options.onForeignSpend ?? (policy === undefined ? undefined : foreignSpendTo(policy));
+    this.onTaskEnd = options.onTaskEnd ?? (policy === undefined ? undefined : (task) => policy.observeCompletedTask(task));
     this.trustBaggageAgent = options.trustBaggageAgent === true;
     this.maxKeys = positive(options.maxKeys, DEFAULT_MAX_KEYS, 'maxKeys');
     this.tasks = new TaskTable(positive(options.maxTasks, DEFAULT_MAX_TASKS, 'maxTasks'), positive(options.taskTtlMillis, DEFAULT_TTL_MILLIS, 'taskTtlMillis'));
@@ -694,6 +689,16 @@ export class CostSpanProcessor implements SpanProcessor {
     this.warned = true;
     diag.warn('tollgate: CostSpanProcessor failed on a span; spend from it may be missing (reported once)', err);
   }
+}
+
+/** Reports foreign spend to a policy; a rejected write is warned about, never thrown into `onEnding`. */
+function foreignSpendTo(policy: SpendSink): (spend: ForeignSpend) => void {
+  return (spend) => {
+    const pending = policy.recordForeign(spend);
+    if (isThenable(pending)) {
+      pending.then(undefined, (err: unknown) => warnOnce('processor:recordForeign', 'tollgate: recording spend of a foreign span failed', err));
+    }
+  };
 }
 
 /** `usage` with its cache reads billed as plain input (they stay counted in inputTokens). */
