@@ -421,7 +421,7 @@ function attributeStatements(): string[] {
   ];
 }
 
-/** Attribute keys of the derived `tollgate.cost.usd` metric (SPEC.md Metrics), plus `tollgate.cost.priced_by`. */
+/** Attribute keys of the derived `tollgate.cost.usd` metric (docs/telemetry.md, Metrics), plus `tollgate.cost.priced_by`. */
 export const COST_METRIC_ATTRIBUTES: readonly string[] = [
   ATTR_GEN_AI_AGENT_NAME,
   ATTR_GEN_AI_PROVIDER_NAME,

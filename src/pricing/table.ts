@@ -16,7 +16,7 @@ import { compileConstraint, indexesDuring, resolveIndex, type CompiledConstraint
 export interface PriceTableOptions {
   /**
    * A price file, read and validated now. Callers pass `TOLLGATE_PRICES` here. Either an override file
-   * (SPEC.md format: a JSON object) or a genai-prices data file as that project publishes it (a JSON
+   * (docs/pricing.md format: a JSON object) or a genai-prices data file as that project publishes it (a JSON
    * array of providers), which replaces the built-in rates of the providers it has.
    */
   readonly overridesPath?: string;

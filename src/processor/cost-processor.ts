@@ -11,7 +11,7 @@
  * once, a task is one entry of one Map from start to eviction, rollups are integer
  * adds into accumulators found once per (agent, model, task type), and metric
  * attribute sets are built once per series and reused. What remains per priced
- * call is mostly the OTel SDK's own work for the outputs SPEC.md asks for: the
+ * call is mostly the OTel SDK's own work for the outputs docs/telemetry.md lists: the
  * span attributes set here (each `setAttribute` is a validated keyed store) and
  * four metric records (the metrics SDK hashes the attribute set on every record).
  * `npm run bench -- processor` measures it.

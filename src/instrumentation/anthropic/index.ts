@@ -25,12 +25,12 @@
  *   (stainless/hooks.ts, "Displaced create"). Its span is a child of the SDK's own
  *   call span, which the span processor then does not count again.
  *
- * The SDK's own spans (FIELD-NOTES "traps"): from 0.134 the SDK starts its own
+ * The SDK's own spans (docs/comparison.md, "Traps in the ecosystem"): from 0.134 the SDK starts its own
  * `anthropic.messages.create` CLIENT span, with `gen_ai.operation.name=chat`
  * and usage attributes, as soon as a tracer provider is registered. Next to
  * tollgate's span that counts every call twice in any backend that sums GenAI
- * usage. tollgate's span carries everything the SDK's does that SPEC.md asks
- * for, plus cost, so the SDK's span for the calls tollgate traces is switched
+ * usage. tollgate's span carries everything the SDK's does that docs/telemetry.md
+ * lists, plus cost, so the SDK's span for the calls tollgate traces is switched
  * off: the client's tracer (its `_tracer` field, read by the SDK each time it
  * starts a call span) is wrapped once per client so that `startSpan` for the
  * message-creation span names returns a non-recording span, which the SDK

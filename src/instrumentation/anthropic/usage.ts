@@ -4,7 +4,7 @@
  * Anthropic reports `input_tokens` EXCLUDING the prompt cache: the tokens read
  * from the cache (`cache_read_input_tokens`) and the tokens written to it
  * (`cache_creation_input_tokens`, split by TTL in `cache_creation`) come on
- * top. The GenAI convention (and SPEC.md) counts input INCLUSIVE of both, so
+ * top. The GenAI convention (and docs/pricing.md) counts input INCLUSIVE of both, so
  * input = input_tokens + cache_read + cache_creation. Thinking is billed as
  * output and already inside `output_tokens`; newer responses say how much of
  * it was thinking in `output_tokens_details.thinking_tokens`, which maps to
