@@ -3,7 +3,7 @@
  * the caller keeps the SDK's own object, so `.withResponse()`, `.asResponse()`, `.parse()` and the
  * SDK's helpers that build on it keep working.
  */
-import { isRecord } from '../../internal/values.ts';
+import { isRecord, isThenable } from '../../internal/values.ts';
 import { reportFault } from '../../internal/warn-once.ts';
 import type { Usage } from '../../pricing/types.ts';
 
@@ -125,18 +125,33 @@ function watchAsResponse(promise: ApiPromiseLike, raw: RawOnly): void {
   };
 }
 
-/** Wraps the instance's `parseResponse`: parse errors fail the call; results go to `observe`. */
+/**
+ * Wraps the instance's `parseResponse`: parse errors fail the call; results go to `observe`.
+ * A plain function chaining one `.then` rather than an `async` wrapper: that would add a promise
+ * and an `await` per call, on the hot path of every tracked call.
+ */
 function watchParse(promise: ApiPromiseLike, call: ObservedCall, observe: ((result: unknown) => void) | undefined): void {
   const parseResponse = promise.parseResponse;
-  promise.parseResponse = async function tollgateParseResponse(this: unknown, ...args: unknown[]) {
-    let result: unknown;
+  const fail = (error: unknown): never => {
+    call.fail(error);
+    throw error;
+  };
+  promise.parseResponse = function tollgateParseResponse(this: unknown, ...args: unknown[]): unknown {
+    let parsed: unknown;
     try {
-      result = await parseResponse.apply(this, args);
+      parsed = parseResponse.apply(this, args);
     } catch (error) {
+      // Rejected, not thrown: the original is async, and callers may rely on a promise.
       call.fail(error);
-      throw error;
+      return Promise.reject(error as Error);
     }
-    observe?.(result);
-    return result;
+    if (!isThenable(parsed)) {
+      observe?.(parsed);
+      return parsed;
+    }
+    return parsed.then((result: unknown) => {
+      observe?.(result);
+      return result;
+    }, fail);
   };
 }
