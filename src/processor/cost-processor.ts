@@ -41,14 +41,14 @@
  * Metrics follow the counted span only; the GenAI client histograms are skipped
  * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
-import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
+import { metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
 import { isThenable } from '../internal/values.ts';
 import { warnOnce } from '../internal/warn-once.ts';
-import { NANOS_PER_USD } from '../ledger/types.ts';
+import { nanosToUsd, NANOS_PER_USD } from '../internal/money.ts';
 import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
@@ -233,7 +233,6 @@ export class CostSpanProcessor implements SpanProcessor {
   private monthEnd = -1;
   private lastResource: unknown = undefined;
   private lastResourceAgent = 'unknown_service';
-  private warned = false;
   private shutDown = false;
 
   constructor(options: CostSpanProcessorOptions) {
@@ -257,7 +256,7 @@ export class CostSpanProcessor implements SpanProcessor {
     try {
       this.start(span, parentContext);
     } catch (err) {
-      this.warnOnce(err);
+      this.warnOnce('onStart', err);
     }
   }
 
@@ -266,7 +265,7 @@ export class CostSpanProcessor implements SpanProcessor {
     try {
       this.ending(span);
     } catch (err) {
-      this.warnOnce(err);
+      this.warnOnce('onEnding', err);
     }
   }
 
@@ -561,7 +560,7 @@ export class CostSpanProcessor implements SpanProcessor {
       try {
         this.onForeignSpend({ agent, task: state.explicitTask, model, costUsd });
       } catch (err) {
-        this.warnOnce(err);
+        this.warnOnce('onForeignSpend', err);
       }
     }
   }
@@ -593,7 +592,7 @@ export class CostSpanProcessor implements SpanProcessor {
 
   private endRoot(span: Span, task: TaskEntry): void {
     if (task.calls > 0) {
-      span.setAttribute(ATTR_TASK_COST_USD, task.costNanos / NANOS_PER_USD);
+      span.setAttribute(ATTR_TASK_COST_USD, nanosToUsd(task.costNanos));
       span.setAttribute(ATTR_TASK_CALLS, task.calls);
       span.setAttribute(ATTR_TASK_ATTEMPTS, task.attempts);
     }
@@ -610,9 +609,9 @@ export class CostSpanProcessor implements SpanProcessor {
     this.tasks.finish(task, this.clock());
     if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
-        this.onTaskEnd({ id: task.id, type: task.type, costUsd: task.costNanos / NANOS_PER_USD, calls: task.calls, attempts: task.attempts });
+        this.onTaskEnd({ id: task.id, type: task.type, costUsd: nanosToUsd(task.costNanos), calls: task.calls, attempts: task.attempts });
       } catch (err) {
-        this.warnOnce(err);
+        this.warnOnce('onTaskEnd', err);
       }
     }
   }
@@ -684,10 +683,9 @@ export class CostSpanProcessor implements SpanProcessor {
     };
   }
 
-  private warnOnce(err: unknown): void {
-    if (this.warned) return;
-    this.warned = true;
-    diag.warn('tollgate: CostSpanProcessor failed on a span; spend from it may be missing (reported once)', err);
+  /** Reports a fault once per hook (not once ever: a later fault elsewhere is news), through the capped warn-once. */
+  private warnOnce(where: 'onStart' | 'onEnding' | 'onForeignSpend' | 'onTaskEnd', err: unknown): void {
+    warnOnce(`processor:${where}`, `tollgate: CostSpanProcessor failed in ${where}; spend from that span may be missing (reported once per hook)`, err);
   }
 }
 

@@ -58,7 +58,8 @@ import {
   ATTR_TASK_TYPE,
   ERROR_TYPE_BUDGET_EXCEEDED,
 } from '../semconv.ts';
-import { usdToNanos } from '../ledger/types.ts';
+import { usdToNanos } from '../internal/money.ts';
+import { utcDate, utcDayStart } from '../internal/utc.ts';
 import { STATUS_ERROR } from './otlp.ts';
 import type { Attributes, AttrValue, OtlpSpan } from './otlp.ts';
 
@@ -169,17 +170,16 @@ function nanos(value: AttrValue | undefined): number | undefined {
   return usd === undefined ? undefined : usdToNanos(usd);
 }
 
-const MILLIS_PER_DAY = 86_400_000;
-let lastDayNumber = Number.NaN;
+let lastDayStart = Number.NaN;
 let lastDay = NONE;
 
 /** UTC date of an epoch-ms time. Spans come in time order, so one remembered day saves a Date per span. */
 function utcDay(millis: number): string {
   if (millis <= 0) return NONE;
-  const dayNumber = Math.floor(millis / MILLIS_PER_DAY);
-  if (dayNumber !== lastDayNumber) {
-    lastDay = new Date(dayNumber * MILLIS_PER_DAY).toISOString().slice(0, 10);
-    lastDayNumber = dayNumber;
+  const dayStart = utcDayStart(millis);
+  if (dayStart !== lastDayStart) {
+    lastDay = utcDate(dayStart);
+    lastDayStart = dayStart;
   }
   return lastDay;
 }
