@@ -356,7 +356,7 @@ export function warnIfPricesStale(asOf: string, now: number = Date.now()): boole
   staleWarned = true;
   const message =
     `tollgate: the price table is ${days} days old (built ${asOf}); prices may have changed since. ` +
-    'Point TOLLGATE_PRICES at a fresh genai-prices data file (see the README, "Keeping prices current") or upgrade tollgate.';
+    'Point TOLLGATE_PRICES at a fresh genai-prices data file (see docs/pricing.md, "Keeping prices current without a release") or upgrade tollgate.';
   diag.warn(message);
   process.emitWarning(message, { code: 'TOLLGATE_STALE_PRICES' });
   return true;

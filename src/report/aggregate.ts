@@ -1,7 +1,7 @@
 /**
  * Rolls inference spans up into cost rows by agent, model, task type and UTC day.
  *
- * Definitions (the README's report section documents them):
+ * Definitions (docs/cli.md, "tollgate report", summarises them):
  * - Spans are read the way the span processor reads them (processor/dialects.ts),
  *   so foreign spans the processor priced are reported too. An inference span is
  *   one whose `gen_ai.operation.name` is chat, text_completion, embeddings or
