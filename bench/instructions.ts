@@ -18,8 +18,11 @@ import type { BatchResult } from './instrumentation-worker.ts';
 
 const WARM = Number(process.env['BENCH_WARM'] ?? 300);
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
-const MODES = ['bare A', 'official', 'hand-made span', 'tollgate instr', 'tollgate', 'bare B'] as const;
-type Mode = (typeof MODES)[number];
+const ALL_MODES = ['bare A', 'official', 'hand-made span', 'tollgate instr', 'tollgate', 'bare B'] as const;
+type Mode = (typeof ALL_MODES)[number];
+/** `BENCH_MODES=tollgate instr,hand-made span` counts only those (ratios needing a missing mode print NaN). */
+const only = process.env['BENCH_MODES']?.split(',').map((m) => m.trim());
+const MODES = only === undefined ? ALL_MODES : ALL_MODES.filter((m) => only.includes(m));
 
 if (spawnSync('valgrind', ['--version']).status !== 0) {
   console.error('bench:instructions needs valgrind on the PATH (Debian: apt-get install valgrind)');

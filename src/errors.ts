@@ -13,12 +13,23 @@ function hasBrand(value: unknown, brand: symbol): boolean {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
 }
 
+/**
+ * Every `code` a {@link TollgateError} carries: a closed list, so a `switch` over it is checked
+ * for exhaustiveness and a new code is a visible change of the API.
+ * - `BUDGET_EXCEEDED`: a call did not fit a budget ({@link BudgetExceededError}).
+ * - `CONFIG_INVALID`: a setting is invalid ({@link ConfigError}).
+ * - `LEDGER_UNAVAILABLE`: the ledger could not be reached and the policy fails closed ({@link LedgerUnavailableError}).
+ * - `MODEL_UNPRICED`: a model is in no price table and the config says `unknownModel: "block"`.
+ * - `REPORT_INPUT`: `tollgate report` could not open or read its input file.
+ */
+export type TollgateErrorCode = 'BUDGET_EXCEEDED' | 'CONFIG_INVALID' | 'LEDGER_UNAVAILABLE' | 'MODEL_UNPRICED' | 'REPORT_INPUT';
+
 /** Root of every error tollgate raises. */
 export class TollgateError extends Error {
-  /** A stable, machine-readable code such as `BUDGET_EXCEEDED`. */
-  readonly code: string;
+  /** A stable, machine-readable code (see {@link TollgateErrorCode}). */
+  readonly code: TollgateErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: TollgateErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'TollgateError';
     this.code = code;

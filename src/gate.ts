@@ -5,6 +5,10 @@
  * instrumentation throws the error; the policy only decides). When the call
  * ends, the instrumentation reports the real cost through `complete`, or
  * `abort` when it failed without usage.
+ *
+ * The other direction, from the export side: a span processor prices spans the gate never saw
+ * (another instrumentation's calls) and sees tasks end; it reports both to a {@link SpendSink}
+ * (the budget policy), so that spend reaches the ledger and task history feeds the `auto` cap.
  */
 import type { TaskInfo } from './context.ts';
 
@@ -83,3 +87,35 @@ export const ALLOW_ALL: CallGate = {
   complete: () => {},
   abort: () => {},
 };
+
+/** Spend the span processor priced from a foreign span (not tollgate's own, whose spend the gate settles itself). */
+export interface ForeignSpend {
+  readonly agent: string;
+  /** The explicit task (withTask, or inbound baggage); undefined when the task is just the trace. */
+  readonly task: TaskInfo | undefined;
+  /** The priced model. */
+  readonly model: string;
+  readonly costUsd: number;
+}
+
+/** A task that spent something, reported once when it ends. */
+export interface TaskEnd {
+  /** The withTask / baggage id, or the trace id for a task that is a trace. */
+  readonly id: string;
+  readonly type: string | undefined;
+  readonly costUsd: number;
+  readonly calls: number;
+  readonly attempts: number;
+}
+
+/**
+ * What the export side reports back to the budget policy (a `BudgetPolicy` is one). Both methods
+ * are called synchronously from the span processor's `onEnding`: keep them O(1), and do any I/O
+ * in the returned promise (its rejection is reported through diag, never thrown).
+ */
+export interface SpendSink {
+  /** Charges spend priced from a foreign span to its agent (and task). */
+  recordForeign(spend: ForeignSpend): Promise<void> | void;
+  /** A task that spent something has ended. */
+  observeCompletedTask(task: TaskEnd): void;
+}

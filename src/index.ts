@@ -13,7 +13,7 @@ export type { TaskInfo, WithAgentOptions } from './context.ts';
 
 // Errors
 export { TollgateError, BudgetExceededError, ConfigError, LedgerUnavailableError } from './errors.ts';
-export type { BudgetExceededDetails } from './errors.ts';
+export type { BudgetExceededDetails, TollgateErrorCode } from './errors.ts';
 
 // Span processor and rollups
 export { CostSpanProcessor, tollgateSpanProcessors, getSpend } from './processor/index.ts';
@@ -34,7 +34,7 @@ export { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 export type { OpenAIInstrumentationConfig } from './instrumentation/openai/index.ts';
 export { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 export type { AnthropicInstrumentationConfig } from './instrumentation/anthropic/index.ts';
-export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/common.ts';
+export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/core/index.ts';
 
 // Pricing
 export { computeCost, createPriceTable, defaultPriceTable, loadPriceOverrides } from './pricing/index.ts';
@@ -46,7 +46,7 @@ export { BudgetPolicy, createBudgetPolicy } from './policy/index.ts';
 export type { BudgetPolicyOptions, CreateBudgetPolicyOptions, BudgetExceededEvent, AgentStatus, AgentBudget, RouteFunction, RouteInput } from './policy/index.ts';
 export { resolveConfig } from './config/index.ts';
 export type { TollgateConfig, AgentLimits, OnExceed, RouteRule, RouteMatch, CustomScope } from './config/index.ts';
-export type { CallGate, CallDescription, GateDecision, CallOutcome, CallSettlement } from './gate.ts';
+export type { CallGate, CallDescription, GateDecision, CallOutcome, CallSettlement, SpendSink } from './gate.ts';
 
 // Ledgers (SQLite and Redis load lazily through createLedger: `node:sqlite` and ioredis cost nothing until used)
 export { createLedger, MemoryLedger } from './ledger/index.ts';

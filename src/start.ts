@@ -22,7 +22,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resolveConfig, type AgentLimits, type TollgateConfig } from './config/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
-import type { ContentCaptureMode } from './instrumentation/common.ts';
+import type { ContentCaptureMode } from './instrumentation/core/index.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
 import type { Ledger } from './ledger/types.ts';
@@ -172,10 +172,7 @@ export async function startTollgate(options: TollgateOptions = {}): Promise<Toll
     meter,
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.trustBaggageAgent === undefined ? {} : { trustBaggageAgent: options.trustBaggageAgent }),
-    onForeignSpend: (spend) => {
-      policy.recordForeign(spend).catch((err: unknown) => diag.warn('tollgate: recording spend of a foreign span failed', err));
-    },
-    onTaskEnd: (task) => policy.observeCompletedTask(task),
+    policy,
   });
   setSpendSource(processor);
 

@@ -1,5 +1,5 @@
 /**
- * The README cannot rot: every command in its ```sh blocks is run here (from the
+ * The README and docs/ cannot rot: every command in their ```sh blocks is run here (from the
  * repo root, with the built package), and must exit 0. A few lines need a local
  * stand-in for something only a user has (their app, their collector); those
  * substitutions are listed below and each must still match a README line, so a
@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { anthropicRoutes } from '../src/standin/anthropic.ts';
@@ -17,6 +17,13 @@ import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+/** docs/*.md by file name: the reference the README points to (configuration, pricing, CLI, ...). */
+const docs = new Map(
+  readdirSync(new URL('../docs/', import.meta.url))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => [f, readFileSync(new URL(`../docs/${f}`, import.meta.url), 'utf8')] as const),
+);
+const allMarkdown = [readme, ...docs.values()].join('\n');
 
 /** Joins backslash-continued lines and drops comments; one entry per command. */
 function shellCommands(markdown: string): string[] {
@@ -77,11 +84,13 @@ function sh(command: string): Promise<{ code: number | null; out: string }> {
   });
 }
 
-const commands = shellCommands(readme);
+const readmeCommands = shellCommands(readme);
+const commands = shellCommands(allMarkdown);
 
 test('the README has the two commands and every listed exception still matches a README line', () => {
-  assert.ok(commands.includes('npm ci && npm run demo'));
-  assert.ok(commands.includes('npm test'));
+  // The two commands are the README's own, not buried in docs/.
+  assert.ok(readmeCommands.includes('npm ci && npm run demo'));
+  assert.ok(readmeCommands.includes('npm test'));
   for (const c of Object.keys(RUN_ELSEWHERE)) assert.ok(commands.includes(c), `README no longer has: ${c}`);
   assert.ok(commands.length >= 8, `found only ${commands.length} commands`);
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
@@ -99,13 +108,47 @@ for (const command of commands) {
   });
 }
 
-test('the README config and price-file examples are valid as written', async () => {
+test('the README links every page of docs/, and every link to docs/ resolves', () => {
+  assert.ok(docs.size >= 10, `docs/ has ${docs.size} pages`);
+  for (const page of docs.keys()) assert.ok(readme.includes(`](docs/${page})`), `README does not link docs/${page}`);
+  for (const [, target] of allMarkdown.matchAll(/\]\((?:docs\/)?([a-z-]+\.md)(?:#[a-z0-9-]+)?\)/g)) {
+    assert.ok(docs.has(target!), `a link points to docs/${target} (not a page of docs/)`);
+  }
+});
+
+test('code comments cite docs inside the repository, and the sections they name exist', () => {
+  const cited: string[] = [];
+  const walk = (dir: URL): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const url = new URL(`${entry.name}${entry.isDirectory() ? '/' : ''}`, dir);
+      if (entry.isDirectory()) walk(url);
+      else if (/\.(ts|mjs|go)$/.test(entry.name)) cited.push(readFileSync(url, 'utf8'));
+    }
+  };
+  for (const dir of ['src', 'test', 'bench', 'scripts']) walk(new URL(`../${dir}/`, import.meta.url));
+  let citations = 0;
+  for (const text of cited) {
+    assert.doesNotMatch(text, /\b(SPEC|FIELD-NOTES)\.md\b/, 'cites a file outside the repository');
+    for (const [, page, section] of text.matchAll(/docs\/([a-z-]+\.md)(?:,? "([^"]+)")?/g)) {
+      citations++;
+      const doc = docs.get(page!);
+      assert.ok(doc !== undefined || !existsSync(new URL(`../docs/${page}`, import.meta.url)), `docs/${page}`);
+      assert.ok(doc !== undefined, `cited docs/${page} does not exist`);
+      if (section !== undefined) assert.ok(doc.includes(`## ${section}`), `docs/${page} has no section "${section}"`);
+    }
+  }
+  assert.ok(citations >= 10, `found ${citations} citations of docs/`);
+});
+
+test('the config and price-file examples of the docs are valid as written', async () => {
   const { parseConfigObject } = await import('../src/config/index.ts');
   const { parsePriceOverrides } = await import('../src/pricing/index.ts');
-  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] ?? '') as { version: number; models?: unknown });
+  const blocks = [...allMarkdown.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1] ?? '') as { version: number; models?: unknown });
   const config = blocks.find((b) => b.models === undefined);
   const prices = blocks.find((b) => b.models !== undefined);
-  assert.ok(config !== undefined && prices !== undefined, 'README has a config example and a price-file example');
+  assert.ok(config !== undefined && prices !== undefined, 'the docs have a config example and a price-file example');
+  assert.ok(docs.get('configuration.md')?.includes('"researcher"'), 'the config example is in docs/configuration.md');
+  assert.ok(docs.get('pricing.md')?.includes('"acme-large"'), 'the price-file example is in docs/pricing.md');
   const parsed = parseConfigObject(config, 'README config example');
   assert.equal(parsed.agents['researcher']?.taskUsd, 'auto');
   const models = parsePriceOverrides('README price example', prices);

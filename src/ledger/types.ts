@@ -9,23 +9,7 @@
  * as the same bounded amount by every ledger and never overflows a JavaScript number.
  */
 
-/** One nano-USD per USD. */
-export const NANOS_PER_USD = 1_000_000_000;
-
-/** Converts USD to integer nano-USD, rounding up so a reservation never undershoots. */
-export function usdToNanosCeil(usd: number): number {
-  return Math.ceil(usd * NANOS_PER_USD - 1e-6);
-}
-
-/** Converts USD to integer nano-USD, rounding to nearest (for settled costs). */
-export function usdToNanos(usd: number): number {
-  return Math.round(usd * NANOS_PER_USD);
-}
-
-/** Converts integer nano-USD to USD. */
-export function nanosToUsd(nanos: number): number {
-  return nanos / NANOS_PER_USD;
-}
+export { NANOS_PER_USD, nanosToUsd, usdToNanos, usdToNanosCeil } from '../internal/money.ts';
 
 /** Most one settle / record charges: $1M. An amount above it is an absurd usage report. */
 export const MAX_CHARGE_NANOS = 1e15;

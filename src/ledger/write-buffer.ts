@@ -8,7 +8,8 @@
  * Bounded: beyond `maxWrites` the oldest write is dropped and the spend at stake is
  * reported (once per outage, and again when the store is back).
  */
-import { diag } from '@opentelemetry/api';
+import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 
 /** A write the buffer holds. */
 export interface BufferedWrite {
@@ -107,9 +108,13 @@ export class WriteBuffer<W extends BufferedWrite> {
     this.add(w);
   }
 
-  /** Writes what is buffered while the store is ready; resolves with the number still buffered. */
+  /**
+   * Writes what is buffered while the store is ready; resolves with the number still buffered.
+   * Runs with tracing suppressed, outside any caller's span: a background write is tollgate's own
+   * traffic, and a Redis or HTTP instrumentation must not turn it into spans of a user's trace.
+   */
   flush(): Promise<number> {
-    this.#flushing ??= this.#drain().finally(() => {
+    this.#flushing ??= context.with(suppressTracing(ROOT_CONTEXT), () => this.#drain()).finally(() => {
       this.#flushing = undefined;
     });
     return this.#flushing;

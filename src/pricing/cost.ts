@@ -33,7 +33,7 @@ export function ratesFor(price: ModelPrice, inputTokens: number): Rates {
 /**
  * Cost of one call in USD. Pure, O(tiers), one allocation (the result).
  *
- * Semantics (SPEC.md "Price override file"):
+ * Semantics (docs/pricing.md "Price override file"):
  * - `usage.inputTokens` INCLUDES cache reads and writes, `outputTokens` INCLUDES reasoning;
  *   each sub-count is billed once, at its own rate, and the remainder at the plain rate.
  * - a tier applies when input tokens are strictly above its `aboveInputTokens` and then

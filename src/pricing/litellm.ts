@@ -135,7 +135,7 @@ export function enrichFromLiteLlm(model: PriceDataModel, matcher: Matcher, index
   ) {
     const a = exact.input_cost_per_token_batches / exact.input_cost_per_token;
     const b = exact.output_cost_per_token_batches / exact.output_cost_per_token;
-    // Only a uniform discount is a batch discount in the SPEC's sense.
+    // Only a uniform discount is a batch discount in the sense of docs/pricing.md.
     if (Math.abs(a - b) < 1e-9 && a > 0 && a < 1) batchDiscount = Math.round(a * 1e4) / 1e4;
   }
   // genai-prices omits some long-context tiers that LiteLLM carries (claude-sonnet-4's 1M-context

@@ -1,5 +1,5 @@
 /**
- * The price override file (`TOLLGATE_PRICES`, SPEC.md "Price override file"):
+ * The price override file (`TOLLGATE_PRICES`, docs/pricing.md "Price override file"):
  * read and validated once at start-up; every fault is a ConfigError naming the
  * file, the JSON path and what was expected.
  */
@@ -121,7 +121,7 @@ export function parsePriceOverrides(file: string, document: unknown): ModelPrice
 }
 
 /**
- * Reads and validates a price override file (SPEC.md "Price override file").
+ * Reads and validates a price override file (docs/pricing.md "Price override file").
  * @param path the file, as named by `TOLLGATE_PRICES` or the `overridesPath` option.
  * @throws ConfigError whose `source` names the file and the JSON path (`prices.json $.models[2].input`)
  *   and whose `expected` says what was allowed.
@@ -135,7 +135,7 @@ export type PriceFile = { readonly kind: 'overrides'; readonly prices: ModelPric
 
 /**
  * Reads a `TOLLGATE_PRICES` file and tells the two formats apart by shape: a JSON object is an
- * override file (SPEC.md), a JSON array is a genai-prices data file as that project publishes it,
+ * override file (docs/pricing.md), a JSON array is a genai-prices data file as that project publishes it,
  * compiled like the built-in table (models the file shares with `builtin` keep its output limits,
  * batch discounts and service tiers).
  * @throws ConfigError naming the file, the JSON path and what was expected.

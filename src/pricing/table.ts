@@ -16,7 +16,7 @@ import { compileConstraint, indexesDuring, resolveIndex, type CompiledConstraint
 export interface PriceTableOptions {
   /**
    * A price file, read and validated now. Callers pass `TOLLGATE_PRICES` here. Either an override file
-   * (SPEC.md format: a JSON object) or a genai-prices data file as that project publishes it (a JSON
+   * (docs/pricing.md format: a JSON object) or a genai-prices data file as that project publishes it (a JSON
    * array of providers), which replaces the built-in rates of the providers it has.
    */
   readonly overridesPath?: string;
@@ -373,7 +373,7 @@ export function warnIfPricesStale(asOf: string, now: number = Date.now()): boole
   staleWarned = true;
   const message =
     `tollgate: the price table is ${days} days old (built ${asOf}); prices may have changed since. ` +
-    'Point TOLLGATE_PRICES at a fresh genai-prices data file (see the README, "Keeping prices current") or upgrade tollgate.';
+    'Point TOLLGATE_PRICES at a fresh genai-prices data file (see docs/pricing.md, "Keeping prices current without a release") or upgrade tollgate.';
   diag.warn(message);
   process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_STALE_PRICES' });
   return true;

@@ -11,7 +11,7 @@
  * once, a task is one entry of one Map from start to eviction, rollups are integer
  * adds into accumulators found once per (agent, model, task type), and metric
  * attribute sets are built once per series and reused. What remains per priced
- * call is mostly the OTel SDK's own work for the outputs SPEC.md asks for: the
+ * call is mostly the OTel SDK's own work for the outputs docs/telemetry.md lists: the
  * span attributes set here (each `setAttribute` is a validated keyed store) and
  * four metric records (the metrics SDK hashes the attribute set on every record).
  * `npm run bench -- processor` measures it.
@@ -41,19 +41,18 @@
  * Metrics follow the counted span only; the GenAI client histograms are skipped
  * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
-import { diag, metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
+import { metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
-import { NANOS_PER_USD } from '../ledger/types.ts';
-import { computeCost, priceCall } from '../pricing/index.ts';
+import type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
+import { isThenable } from '../internal/values.ts';
+import { warnOnce } from '../internal/warn-once.ts';
+import { nanosToUsd, NANOS_PER_USD } from '../internal/money.ts';
+import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
   ATTR_ATTEMPTS,
-  ATTR_COST_CACHE_READ_USD,
-  ATTR_COST_CACHE_WRITE_USD,
-  ATTR_COST_INPUT_USD,
-  ATTR_COST_OUTPUT_USD,
   ATTR_COST_SOURCE,
   ATTR_GEN_AI_OPENAI_REQUEST_SERVICE_TIER,
   ATTR_GEN_AI_OPENAI_RESPONSE_SERVICE_TIER,
@@ -65,7 +64,6 @@ import {
   ATTR_GEN_AI_PROVIDER_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
   ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_USAGE_COST,
   ATTR_SERVER_ADDRESS,
   ATTR_SERVER_PORT,
   ATTR_SERVICE_NAME,
@@ -98,26 +96,6 @@ import {
   type TaskEntry,
   type WindowAcc,
 } from './rollup.ts';
-
-/** Spend priced from a span tollgate's instrumentation did not make. */
-export interface ForeignSpend {
-  readonly agent: string;
-  /** The explicit task (withTask, or inbound baggage); undefined when the task is just the trace. */
-  readonly task: TaskInfo | undefined;
-  /** The priced model. */
-  readonly model: string;
-  readonly costUsd: number;
-}
-
-/** A task that ended: its withTask function settled and its outermost spans ended, or its trace's root span ended. */
-export interface TaskEnd {
-  /** The withTask / baggage id, or the trace id for a task that is a trace. */
-  readonly id: string;
-  readonly type: string | undefined;
-  readonly costUsd: number;
-  readonly calls: number;
-  readonly attempts: number;
-}
 
 /** Options of {@link CostSpanProcessor}. Read once, at construction. */
 export interface CostSpanProcessorOptions {
@@ -152,12 +130,23 @@ export interface CostSpanProcessorOptions {
    */
   readonly maxKeys?: number;
   /**
-   * Called with spend priced from a foreign span (not tollgate's own, whose spend
-   * the policy settles itself), so it reaches the ledger. Runs synchronously in
-   * `onEnding`: keep it O(1); errors are caught.
+   * The budget policy (any {@link SpendSink}) the processor reports back to: spend priced from
+   * foreign spans (not tollgate's own, whose spend the policy settles itself) so it reaches the
+   * ledger, and tasks as they end (the `auto` task cap). Pass the policy your instrumentations
+   * use as their `gate`. `onForeignSpend` / `onTaskEnd`, when given, replace its methods.
+   * @default none (spend is rolled up here only)
+   */
+  readonly policy?: SpendSink;
+  /**
+   * Called with spend priced from a foreign span. Runs synchronously in `onEnding`: keep it
+   * O(1); errors are caught.
+   * @default policy.recordForeign
    */
   readonly onForeignSpend?: (spend: ForeignSpend) => void;
-  /** Called once when a task that spent something ends (feeds the `auto` task cap). */
+  /**
+   * Called once when a task that spent something ends (feeds the `auto` task cap).
+   * @default policy.observeCompletedTask
+   */
   readonly onTaskEnd?: (task: TaskEnd) => void;
   /**
    * Let inbound W3C baggage (`gen_ai.agent.name`) choose the agent. Off by default:
@@ -244,7 +233,6 @@ export class CostSpanProcessor implements SpanProcessor {
   private monthEnd = -1;
   private lastResource: unknown = undefined;
   private lastResourceAgent = 'unknown_service';
-  private warned = false;
   private shutDown = false;
 
   constructor(options: CostSpanProcessorOptions) {
@@ -255,8 +243,9 @@ export class CostSpanProcessor implements SpanProcessor {
     this.clock = options.clock ?? Date.now;
     const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(TOLLGATE_SCOPE_PREFIX);
     this.instruments = new CostInstruments(meter);
-    this.onForeignSpend = options.onForeignSpend;
-    this.onTaskEnd = options.onTaskEnd;
+    const policy = options.policy;
+    this.onForeignSpend = options.onForeignSpend ?? (policy === undefined ? undefined : foreignSpendTo(policy));
+    this.onTaskEnd = options.onTaskEnd ?? (policy === undefined ? undefined : (task) => policy.observeCompletedTask(task));
     this.trustBaggageAgent = options.trustBaggageAgent === true;
     this.maxKeys = positive(options.maxKeys, DEFAULT_MAX_KEYS, 'maxKeys');
     this.tasks = new TaskTable(positive(options.maxTasks, DEFAULT_MAX_TASKS, 'maxTasks'), positive(options.taskTtlMillis, DEFAULT_TTL_MILLIS, 'taskTtlMillis'));
@@ -267,7 +256,7 @@ export class CostSpanProcessor implements SpanProcessor {
     try {
       this.start(span, parentContext);
     } catch (err) {
-      this.warnOnce(err);
+      this.warnOnce('onStart', err);
     }
   }
 
@@ -276,7 +265,7 @@ export class CostSpanProcessor implements SpanProcessor {
     try {
       this.ending(span);
     } catch (err) {
-      this.warnOnce(err);
+      this.warnOnce('onEnding', err);
     }
   }
 
@@ -495,18 +484,11 @@ export class CostSpanProcessor implements SpanProcessor {
       // The price in force when the call STARTED (the span's start, not this clock), on the tier that served it.
       startMs = span.startTime[0] * 1000 + span.startTime[1] / 1e6;
       const priced = priceCall(this.prices, usage, model, provider, startMs, serviceTierOf(attrs));
-      const c = priced.cost;
-      costUsd = c.totalUsd;
+      // A span that came without a cost (a foreign instrumentation's): priced here, once.
+      costUsd = writeCostAttributes(span, priced);
       realCostUsd = priced.tableUsd;
       pricedHere = true;
       fallback = priced.source === 'fallback';
-      span.setAttribute(ATTR_COST_USD, c.totalUsd);
-      span.setAttribute(ATTR_COST_INPUT_USD, c.inputUsd);
-      span.setAttribute(ATTR_COST_OUTPUT_USD, c.outputUsd);
-      span.setAttribute(ATTR_COST_CACHE_READ_USD, c.cacheReadUsd);
-      span.setAttribute(ATTR_COST_CACHE_WRITE_USD, c.cacheWriteUsd);
-      span.setAttribute(ATTR_COST_SOURCE, priced.source);
-      span.setAttribute(ATTR_GEN_AI_USAGE_COST, c.totalUsd);
     } else if (!failed) {
       return; // no usage, no cost, no failure: nothing to count (e.g. a cut stream the library did not measure)
     }
@@ -578,7 +560,7 @@ export class CostSpanProcessor implements SpanProcessor {
       try {
         this.onForeignSpend({ agent, task: state.explicitTask, model, costUsd });
       } catch (err) {
-        this.warnOnce(err);
+        this.warnOnce('onForeignSpend', err);
       }
     }
   }
@@ -610,7 +592,7 @@ export class CostSpanProcessor implements SpanProcessor {
 
   private endRoot(span: Span, task: TaskEntry): void {
     if (task.calls > 0) {
-      span.setAttribute(ATTR_TASK_COST_USD, task.costNanos / NANOS_PER_USD);
+      span.setAttribute(ATTR_TASK_COST_USD, nanosToUsd(task.costNanos));
       span.setAttribute(ATTR_TASK_CALLS, task.calls);
       span.setAttribute(ATTR_TASK_ATTEMPTS, task.attempts);
     }
@@ -627,9 +609,9 @@ export class CostSpanProcessor implements SpanProcessor {
     this.tasks.finish(task, this.clock());
     if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
-        this.onTaskEnd({ id: task.id, type: task.type, costUsd: task.costNanos / NANOS_PER_USD, calls: task.calls, attempts: task.attempts });
+        this.onTaskEnd({ id: task.id, type: task.type, costUsd: nanosToUsd(task.costNanos), calls: task.calls, attempts: task.attempts });
       } catch (err) {
-        this.warnOnce(err);
+        this.warnOnce('onTaskEnd', err);
       }
     }
   }
@@ -701,11 +683,20 @@ export class CostSpanProcessor implements SpanProcessor {
     };
   }
 
-  private warnOnce(err: unknown): void {
-    if (this.warned) return;
-    this.warned = true;
-    diag.warn('tollgate: CostSpanProcessor failed on a span; spend from it may be missing (reported once)', err);
+  /** Reports a fault once per hook (not once ever: a later fault elsewhere is news), through the capped warn-once. */
+  private warnOnce(where: 'onStart' | 'onEnding' | 'onForeignSpend' | 'onTaskEnd', err: unknown): void {
+    warnOnce(`processor:${where}`, `tollgate: CostSpanProcessor failed in ${where}; spend from that span may be missing (reported once per hook)`, err);
   }
+}
+
+/** Reports foreign spend to a policy; a rejected write is warned about, never thrown into `onEnding`. */
+function foreignSpendTo(policy: SpendSink): (spend: ForeignSpend) => void {
+  return (spend) => {
+    const pending = policy.recordForeign(spend);
+    if (isThenable(pending)) {
+      pending.then(undefined, (err: unknown) => warnOnce('processor:recordForeign', 'tollgate: recording spend of a foreign span failed', err));
+    }
+  };
 }
 
 /** `usage` with its cache reads billed as plain input (they stay counted in inputTokens). */

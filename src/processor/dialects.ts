@@ -5,6 +5,7 @@
  * (input INCLUDES cache reads/writes, output INCLUDES reasoning).
  */
 import type { Attributes } from '@opentelemetry/api';
+import { count as num, str } from '../internal/values.ts';
 import type { Usage } from '../pricing/types.ts';
 import {
   ATTR_GEN_AI_OPERATION_NAME,
@@ -239,12 +240,4 @@ export function readUsage(attrs: Attributes): Usage | undefined {
   if (cacheWrite1h > 0) usage.cacheWrite1hTokens = cacheWrite1h;
   if (reasoning > 0) usage.reasoningTokens = reasoning;
   return usage;
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }

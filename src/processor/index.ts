@@ -8,7 +8,8 @@ import { CostSpanProcessor, type CostSpanProcessorOptions } from './cost-process
 import { Acc, type SpendReport } from './rollup.ts';
 
 export { CostSpanProcessor } from './cost-processor.ts';
-export type { CostSpanProcessorOptions, ForeignSpend, TaskEnd } from './cost-processor.ts';
+export type { CostSpanProcessorOptions } from './cost-processor.ts';
+export type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
 export type { SpendTotals, SpendWindow, AgentSpend, TaskSpend, SpendReport } from './rollup.ts';
 
 let current: CostSpanProcessor | undefined;
@@ -25,10 +26,15 @@ export type TollgateSpanProcessorsOptions = Omit<CostSpanProcessorOptions, 'pric
  * are on the span when the exporter sees it:
  *
  * ```ts
+ * const policy = await createBudgetPolicy({ config: resolveConfig(), ledger: new MemoryLedger(), prices });
  * new NodeSDK({
- *   spanProcessors: [...tollgateSpanProcessors(), new BatchSpanProcessor(new OTLPTraceExporter())],
+ *   spanProcessors: [...tollgateSpanProcessors({ policy, prices }), new BatchSpanProcessor(new OTLPTraceExporter())],
+ *   instrumentations: tollgateInstrumentations({ gate: policy, prices }),
  * });
  * ```
+ *
+ * With `policy`, the spend of calls traced by other instrumentations reaches the policy's ledger
+ * and ended tasks feed its `auto` task cap (the {@link SpendSink} seam of gate.ts).
  *
  * @param options CostSpanProcessor options; `prices` defaults to the built-in table.
  */

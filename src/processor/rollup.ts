@@ -6,7 +6,7 @@
  * tasks plus a cap and a TTL on finished ones.
  */
 import type { Attributes } from '@opentelemetry/api';
-import { NANOS_PER_USD } from '../ledger/types.ts';
+import { nanosToUsd } from '../internal/money.ts';
 import {
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
@@ -121,11 +121,11 @@ export class Acc {
 
   snapshot(): SpendTotals {
     return {
-      costUsd: this.costNanos / NANOS_PER_USD,
+      costUsd: nanosToUsd(this.costNanos),
       calls: this.calls,
       attempts: this.attempts,
       failedAttempts: this.failedAttempts,
-      failedCostUsd: this.failedNanos / NANOS_PER_USD,
+      failedCostUsd: nanosToUsd(this.failedNanos),
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
     };
@@ -161,26 +161,7 @@ export class AccMap {
   }
 }
 
-const DAY_MILLIS = 86_400_000;
-
-/** Start of the UTC day containing `ms`. */
-export function utcDayStart(ms: number): number {
-  return Math.floor(ms / DAY_MILLIS) * DAY_MILLIS;
-}
-/** Start of the next UTC day. */
-export function utcDayEnd(ms: number): number {
-  return utcDayStart(ms) + DAY_MILLIS;
-}
-/** Start of the UTC month containing `ms`. */
-export function utcMonthStart(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-}
-/** Start of the next UTC month. */
-export function utcMonthEnd(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-}
+export { utcDayEnd, utcDayStart, utcMonthEnd, utcMonthStart } from '../internal/utc.ts';
 
 /** An accumulator that restarts at a calendar boundary. */
 export class WindowAcc {

@@ -1,14 +1,22 @@
 /**
  * Rolls inference spans up into cost rows by agent, model, task type and UTC day.
  *
- * Definitions (the README's report section documents them):
- * - An inference span is one whose `gen_ai.operation.name` is chat,
- *   text_completion, embeddings or generate_content; other spans (invoke_agent,
- *   execute_tool, HTTP) are ignored, as invoke_agent may carry its children's
+ * Definitions (docs/cli.md, "tollgate report", summarises them):
+ * - Spans are read the way the span processor reads them (processor/dialects.ts),
+ *   so foreign spans the processor priced are reported too. An inference span is
+ *   one whose `gen_ai.operation.name` is chat, text_completion, embeddings or
+ *   generate_content, or, without that attribute, one the span's own dialect marks
+ *   as a provider call (OpenInference `openinference.span.kind` LLM / EMBEDDING,
+ *   the Vercel AI SDK's `ai.*.doGenerate` / `doStream` / `doEmbed`, OpenLLMetry's
+ *   `llm.request.type`); other spans (invoke_agent, execute_tool, HTTP, the Vercel
+ *   `ai.generateText` wrapper) are ignored, as they may carry their children's
  *   aggregate usage.
  * - agent: span `gen_ai.agent.name`, else resource `gen_ai.agent.name`, else
  *   resource `service.name`, else `-`. model: `gen_ai.response.model`, else
- *   `gen_ai.request.model`, else `-`. task type: `tollgate.task.type`, else `-`.
+ *   `gen_ai.request.model`, else the dialect's model (`llm.model_name`,
+ *   `ai.model.id`, ...), else `-`. task type: `tollgate.task.type`, else `-`.
+ * - tokens: the call's usage in the GenAI shape (input includes cache reads and
+ *   writes), from whichever dialect the span carries (dialects.ts `readUsage`).
  *   day: UTC date of the span's end (when the cost was settled), else its start.
  * - calls: inference calls sent to the provider. blocked: calls refused by a
  *   budget (`error.type` = `tollgate.budget_exceeded`); they sent nothing and
@@ -36,29 +44,22 @@
  *
  * Money is summed as integer nano-USD so totals are exact sums of the spans' costs.
  */
+import type { Attributes as OtelAttributes } from '@opentelemetry/api';
+import { isInferenceSpan, modelOf as dialectModelOf, readUsage } from '../processor/dialects.ts';
 import {
   ATTR_COST_CACHE_READ_USD,
   ATTR_COST_INPUT_USD,
   ATTR_COST_USD,
   ATTR_ERROR_TYPE,
   ATTR_GEN_AI_AGENT_NAME,
-  ATTR_GEN_AI_OPERATION_NAME,
   ATTR_GEN_AI_REQUEST_MODEL,
-  ATTR_GEN_AI_RESPONSE_MODEL,
-  ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_COMPLETION_TOKENS,
   ATTR_GEN_AI_USAGE_COST,
-  ATTR_GEN_AI_USAGE_INPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_OUTPUT_TOKENS,
-  ATTR_GEN_AI_USAGE_PROMPT_TOKENS,
   ATTR_SERVICE_NAME,
   ATTR_TASK_TYPE,
   ERROR_TYPE_BUDGET_EXCEEDED,
-  INFERENCE_OPERATIONS,
 } from '../semconv.ts';
-import { usdToNanos } from '../ledger/types.ts';
+import { usdToNanos } from '../internal/money.ts';
+import { utcDate, utcDayStart } from '../internal/utc.ts';
 import { STATUS_ERROR } from './otlp.ts';
 import type { Attributes, AttrValue, OtlpSpan } from './otlp.ts';
 
@@ -164,52 +165,52 @@ function num(value: AttrValue | undefined): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
 }
 
-function firstNum(attrs: Attributes, a: string, b: string): number | undefined {
-  return num(attrs.get(a)) ?? num(attrs.get(b));
-}
-
 function nanos(value: AttrValue | undefined): number | undefined {
   const usd = num(value);
   return usd === undefined ? undefined : usdToNanos(usd);
 }
 
-const MILLIS_PER_DAY = 86_400_000;
-let lastDayNumber = Number.NaN;
+let lastDayStart = Number.NaN;
 let lastDay = NONE;
 
 /** UTC date of an epoch-ms time. Spans come in time order, so one remembered day saves a Date per span. */
 function utcDay(millis: number): string {
   if (millis <= 0) return NONE;
-  const dayNumber = Math.floor(millis / MILLIS_PER_DAY);
-  if (dayNumber !== lastDayNumber) {
-    lastDay = new Date(dayNumber * MILLIS_PER_DAY).toISOString().slice(0, 10);
-    lastDayNumber = dayNumber;
+  const dayStart = utcDayStart(millis);
+  if (dayStart !== lastDayStart) {
+    lastDay = utcDate(dayStart);
+    lastDayStart = dayStart;
   }
   return lastDay;
 }
 
-function factsOf(span: OtlpSpan): CallFacts {
+/**
+ * A span's attributes as the OTel API's plain object, for the dialect readers the span processor
+ * uses. Decoded OTLP values are a superset (null, key-value lists); the readers check each type.
+ */
+function plain(attributes: Attributes): OtelAttributes {
+  return Object.fromEntries(attributes) as OtelAttributes;
+}
+
+function factsOf(span: OtlpSpan, plainAttrs: OtelAttributes): CallFacts {
   const a = span.attributes;
+  const usage = readUsage(plainAttrs);
   const blocked = str(a.get(ATTR_ERROR_TYPE)) === ERROR_TYPE_BUDGET_EXCEEDED;
   return {
     agent: str(a.get(ATTR_GEN_AI_AGENT_NAME)) ?? str(span.resource.get(ATTR_GEN_AI_AGENT_NAME)) ?? str(span.resource.get(ATTR_SERVICE_NAME)) ?? NONE,
-    model: modelOf(a),
+    model: dialectModelOf(plainAttrs) ?? NONE,
     taskType: str(a.get(ATTR_TASK_TYPE)) ?? NONE,
     day: utcDay(span.endTimeMillis > 0 ? span.endTimeMillis : span.startTimeMillis),
     blocked,
     error: !blocked && span.statusCode === STATUS_ERROR,
-    inputTokens: firstNum(a, ATTR_GEN_AI_USAGE_INPUT_TOKENS, ATTR_GEN_AI_USAGE_PROMPT_TOKENS),
-    outputTokens: firstNum(a, ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, ATTR_GEN_AI_USAGE_COMPLETION_TOKENS),
-    cacheReadTokens: num(a.get(ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
-    cacheWriteTokens: firstNum(a, ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, ATTR_GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+    inputTokens: usage?.inputTokens,
+    outputTokens: usage?.outputTokens,
+    cacheReadTokens: usage?.cacheReadTokens,
+    cacheWriteTokens: usage?.cacheWriteTokens,
     costNanos: nanos(a.get(ATTR_COST_USD)) ?? nanos(a.get(ATTR_GEN_AI_USAGE_COST)),
     inputCostNanos: nanos(a.get(ATTR_COST_INPUT_USD)),
     cacheReadCostNanos: nanos(a.get(ATTR_COST_CACHE_READ_USD)),
   };
-}
-
-function modelOf(a: Attributes): string {
-  return str(a.get(ATTR_GEN_AI_RESPONSE_MODEL)) ?? str(a.get(ATTR_GEN_AI_REQUEST_MODEL)) ?? NONE;
 }
 
 /** The outer span's facts win; the inner one fills what the outer lacks. */
@@ -325,8 +326,8 @@ export class SpanAggregator {
   /** Adds one span; spans that are not inference calls are only counted. */
   add(span: OtlpSpan): void {
     this.#counts.spans++;
-    const operation = span.attributes.get(ATTR_GEN_AI_OPERATION_NAME);
-    if (typeof operation !== 'string' || !INFERENCE_OPERATIONS.has(operation)) return;
+    const attrs = plain(span.attributes);
+    if (!isInferenceSpan(span.name, attrs)) return;
 
     const key = `${span.traceId}/${span.spanId}`;
     if (this.#window.has(key)) {
@@ -334,7 +335,7 @@ export class SpanAggregator {
       return;
     }
     this.#counts.inferenceSpans++;
-    const facts = factsOf(span);
+    const facts = factsOf(span, attrs);
     const parentKey = span.parentSpanId === '' ? undefined : `${span.traceId}/${span.parentSpanId}`;
     const requestModel = str(span.attributes.get(ATTR_GEN_AI_REQUEST_MODEL));
     const entry: Entry = { key, parentKey, model: facts.model, requestModel, facts, root: undefined as unknown as Entry };

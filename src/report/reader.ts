@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { TollgateError } from '../errors.ts';
+import type { TollgateErrorCode } from '../errors.ts';
 import { decodeTraceRequest, OtlpShapeError } from './otlp.ts';
 import type { OtlpSpan } from './otlp.ts';
 
@@ -45,7 +46,7 @@ const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
 /** The code of the error {@link readOtlpFile} throws when the file cannot be opened or read. */
-export const REPORT_INPUT_ERROR = 'REPORT_INPUT';
+export const REPORT_INPUT_ERROR = 'REPORT_INPUT' satisfies TollgateErrorCode;
 
 function describeJsonError(err: unknown, text: string): string {
   const message = err instanceof Error ? err.message : String(err);

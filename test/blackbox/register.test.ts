@@ -1,6 +1,6 @@
 /**
  * Black box: a child process run as `node --import tollgate/register app` exports
- * OTLP/HTTP JSON to a local receiver; the spans carry the SPEC attributes and
+ * OTLP/HTTP JSON to a local receiver; the spans carry the attributes of docs/telemetry.md and
  * costs. Uses the built package (dist/), as a user would.
  */
 import assert from 'node:assert/strict';

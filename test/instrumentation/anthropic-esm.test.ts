@@ -1,5 +1,5 @@
 /**
- * The ESM path, for real (FIELD-NOTES: in an ESM app nothing is instrumented
+ * The ESM path, for real (docs/comparison.md, "Traps in the ecosystem": in an ESM app nothing is instrumented
  * without the import-in-the-middle hook, and nothing says so): a child process
  * runs `node --import ./anthropic-esm.hook.ts ./anthropic-esm.app.ts`, whose
  * `import` of `@anthropic-ai/sdk` (1.x) and `anthropic-v0` (0.x) loads the SDKs'

@@ -65,7 +65,7 @@ export async function startHarness(config: AnthropicInstrumentationConfig = {}):
   }
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  // Registered globally on purpose: @anthropic-ai/sdk >= 0.134 then starts its own spans (FIELD-NOTES trap).
+  // Registered globally on purpose: @anthropic-ai/sdk >= 0.134 then starts its own spans (docs/comparison.md, "Traps in the ecosystem").
   trace.setGlobalTracerProvider(provider);
   const prices = createPriceTable();
   const gate: SwitchableGate = {

@@ -1,5 +1,6 @@
 /**
- * Version ranges fail loudly, not silently (FIELD-NOTES: openinference#3570):
+ * Version ranges fail loudly, not silently (docs/comparison.md, "Traps in the ecosystem":
+ * openinference#3570):
  * an `@anthropic-ai/sdk` major tollgate does not know, or a supported version
  * whose patch points moved, gets a console warning that it is NOT instrumented.
  * The "SDKs" here are minimal packages written to a temporary node_modules.

@@ -1,5 +1,5 @@
 /**
- * Version ranges fail loudly, not silently (FIELD-NOTES: the official and OpenLLMetry
+ * Version ranges fail loudly, not silently (docs/comparison.md, "Traps in the ecosystem": the official and OpenLLMetry
  * instrumentations give openai 7 zero spans with no warning): an `openai` major tollgate
  * does not know, or a supported version whose patch points moved, gets a console warning
  * that it is NOT instrumented. The "SDKs" are minimal packages in a temporary node_modules.

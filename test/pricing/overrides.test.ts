@@ -32,7 +32,7 @@ function rejects(content: unknown, jsonPath: string, expected: RegExp, ...value:
   );
 }
 
-void test('the SPEC example loads as written', () => {
+void test('the docs/pricing.md example loads as written', () => {
   const path = file({
     version: 1,
     models: [

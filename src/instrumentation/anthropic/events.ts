@@ -4,6 +4,7 @@
  * the non-streamed Message. Pure, typed structurally so that every SDK
  * version's objects fit.
  */
+import { str } from '../../internal/values.ts';
 import type { Usage } from '../../pricing/types.ts';
 import { UsageFields, usageFromAnthropic, type AnthropicUsage } from './usage.ts';
 
@@ -24,10 +25,6 @@ export interface MessageSummary {
   readonly usage: Usage | undefined;
   /** True when the usage reported cannot be final: the stream ended before its `message_delta`. */
   readonly partial: boolean;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 /** Summary of a non-streamed Message. */

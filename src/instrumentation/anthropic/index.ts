@@ -22,15 +22,15 @@
  *   not `count_tokens`) that reaches the client without tollgate's `create`
  *   (another instrumentation enabled later replaced the wrapper) is tracked
  *   from there and `prepareOptions` instead, so the gate still holds
- *   (common.ts, "Displaced create"). Its span is a child of the SDK's own
+ *   (stainless/hooks.ts, "Displaced create"). Its span is a child of the SDK's own
  *   call span, which the span processor then does not count again.
  *
- * The SDK's own spans (FIELD-NOTES "traps"): from 0.134 the SDK starts its own
+ * The SDK's own spans (docs/comparison.md, "Traps in the ecosystem"): from 0.134 the SDK starts its own
  * `anthropic.messages.create` CLIENT span, with `gen_ai.operation.name=chat`
  * and usage attributes, as soon as a tracer provider is registered. Next to
  * tollgate's span that counts every call twice in any backend that sums GenAI
- * usage. tollgate's span carries everything the SDK's does that SPEC.md asks
- * for, plus cost, so the SDK's span for the calls tollgate traces is switched
+ * usage. tollgate's span carries everything the SDK's does that docs/telemetry.md
+ * lists, plus cost, so the SDK's span for the calls tollgate traces is switched
  * off: the client's tracer (its `_tracer` field, read by the SDK each time it
  * starts a call span) is wrapped once per client so that `startSpan` for the
  * message-creation span names returns a non-recording span, which the SDK
@@ -38,22 +38,12 @@
  * SDK's other spans (files, batches, tool runner, …) are left as they are, and
  * a client built with `openTelemetry: false` is untouched.
  */
-import { context, INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
+import { INVALID_SPAN_CONTEXT, trace } from '@opentelemetry/api';
 import type { Context, Span, SpanOptions, Tracer } from '@opentelemetry/api';
-import { isTracingSuppressed } from '@opentelemetry/core';
-import {
-  count,
-  isApiPromise,
-  isRecord,
-  markOptions,
-  observeApiPromise,
-  ownCreate,
-  reportFault,
-  serverOf,
-  wrapStreamIterator,
-} from '../common.ts';
-import type { CallSpec, CallTracker, DisplacedRoutes, ResultHandlers, StreamObserver, TrackedCall } from '../common.ts';
-import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
+import { clientInfoReader, count, isRecord, protoOf, reportFault } from '../core/index.ts';
+import type { CallSpec, CallTracker, SdkInstrumentationConfig, SdkModule, TrackedCall } from '../core/index.ts';
+import { isSdkStream, readRawResponse, StainlessInstrumentation, wrapStreamIterator } from '../stainless/index.ts';
+import type { BeginCreate, DisplacedRoutes, ResultHandlers, StreamObserver } from '../stainless/index.ts';
 import { MessageStreamObserver, messageOutputText, requestInputText, summarizeMessage } from './events.ts';
 import type { MessageSummary } from './events.ts';
 
@@ -69,7 +59,7 @@ type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Body = Record<string, unknown>;
 
 /** Makes every Messages call of `@anthropic-ai/sdk` a priced GenAI span, with the budget gate before sending. */
-export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstrumentationConfig> {
+export class AnthropicInstrumentation extends StainlessInstrumentation<AnthropicInstrumentationConfig> {
   constructor(config: AnthropicInstrumentationConfig = {}) {
     super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
   }
@@ -87,7 +77,7 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
     try {
       this.wrapClient(targets.client);
       for (const messages of targets.messages) {
-        this._wrap(messages, 'create', (original: unknown) => ownCreate(this.trackedCreate(original as AnyFunction)));
+        this.wrapCreate(messages, 'anthropic create', this.beginCreate());
         if (typeof messages['stream'] === 'function') this._wrap(messages, 'stream', (original: unknown) => this.wrapStream(original as AnyFunction));
       }
     } catch (error) {
@@ -138,36 +128,15 @@ export class AnthropicInstrumentation extends SdkInstrumentation<AnthropicInstru
     };
   }
 
-  private trackedCreate(original: AnyFunction): AnyFunction {
+  /** Starts a `messages.create` call, with the SDK's own call span switched off for its client. */
+  private beginCreate(): BeginCreate {
     const tracker = (): CallTracker => this.tracker;
     const enabled = (): boolean => this.isEnabled();
-    return function tollgateTrackedCreate(this: unknown, ...args: unknown[]): unknown {
-      const body = args[0];
-      if (!isRecord(body) || isTracingSuppressed(context.active())) return original.apply(this, args);
-      let call: TrackedCall;
-      try {
-        const client = (this as { _client?: unknown })._client;
-        suppressSdkCallSpans(client, enabled);
-        call = tracker().start(specOf(body, client));
-        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(body));
-      } catch (error) {
-        reportFault('anthropic create (start)', error);
-        return original.apply(this, args);
-      }
-      let result: unknown;
-      try {
-        result = call.run(() => original.call(this, body, markOptions(args[1], call), ...args.slice(2)));
-      } catch (error) {
-        call.fail(error);
-        throw error;
-      }
-      try {
-        if (isApiPromise(result)) observeApiPromise(result, call, handlersFor(call, body));
-        else call.end(undefined);
-      } catch (error) {
-        reportFault('anthropic create (observe)', error);
-      }
-      return result;
+    return (body, client, parent) => {
+      suppressSdkCallSpans(client, enabled);
+      const call = tracker().start(specOf(body, client), parent);
+      if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(body));
+      return { call, handlers: handlersFor(call, body) };
     };
   }
 }
@@ -180,12 +149,6 @@ interface Targets {
   client: Record<string, unknown>;
   /** `Messages.prototype`, and `Beta.Messages.prototype` when present. */
   messages: Record<string, unknown>[];
-}
-
-function protoOf(cls: unknown): Record<string, unknown> | undefined {
-  if (typeof cls !== 'function') return undefined;
-  const proto = (cls as { prototype?: unknown }).prototype;
-  return isRecord(proto) ? proto : undefined;
 }
 
 function targetsOf(exports: unknown): Targets | undefined {
@@ -241,22 +204,7 @@ function replacingTracer(inner: Tracer, enabled: () => boolean): Tracer {
 // ---------------------------------------------------------------------------
 // Request side
 
-interface ClientInfo {
-  address: string | undefined;
-  port: number | undefined;
-}
-const clientInfos = new WeakMap<object, ClientInfo>();
-
-function clientInfo(client: unknown): ClientInfo {
-  if (!isRecord(client)) return { address: undefined, port: undefined };
-  let info = clientInfos.get(client);
-  if (info === undefined) {
-    const server = serverOf(client['baseURL']);
-    info = { address: server?.address, port: server?.port };
-    clientInfos.set(client, info);
-  }
-  return info;
-}
+const clientInfo = clientInfoReader(() => 'anthropic', 'anthropic');
 
 /** POST paths of message creation: `/v1/messages`, and `/v1/messages?beta=true` (0.x beta); not `count_tokens`. */
 function isMessagesPath(path: unknown): boolean {
@@ -303,10 +251,6 @@ function inputMessages(body: Body): unknown[] {
 // ---------------------------------------------------------------------------
 // Response side
 
-function isSdkStream(value: unknown): boolean {
-  return isRecord(value) && typeof value['iterator'] === 'function' && 'controller' in value;
-}
-
 function respond(call: TrackedCall, summary: MessageSummary): void {
   call.setResponse({ id: summary.id, model: summary.model, finishReasons: summary.stopReason === undefined ? undefined : [summary.stopReason] });
 }
@@ -315,25 +259,18 @@ function handlersFor(call: TrackedCall, body: Body): ResultHandlers {
   return {
     onResult(result: unknown): void {
       if (isSdkStream(result)) {
-        wrapStreamIterator(result as object, streamObserver(call, body));
+        wrapStreamIterator(result, streamObserver(call, body));
         return;
       }
       finishFromMessage(call, body, result);
     },
     onRawResponse(response: unknown): void {
-      // The caller reads the body; read a clone for usage when it is JSON, else estimate the input.
-      const r = response as { headers?: Headers; clone?: () => Response } | undefined;
-      const type = r?.headers?.get('content-type') ?? '';
-      if (body['stream'] !== true && type.includes('json') && typeof r?.clone === 'function') {
-        r.clone()
-          .json()
-          .then(
-            (json: unknown) => finishFromMessage(call, body, json),
-            () => void call.endEstimated({ inputText: requestInputText(body), outputTokens: 0 }),
-          );
-        return;
-      }
-      void call.endEstimated({ inputText: requestInputText(body), outputTokens: 0 });
+      readRawResponse(
+        response,
+        body['stream'] === true,
+        (json) => finishFromMessage(call, body, json),
+        () => void call.endEstimated({ inputText: requestInputText(body), outputTokens: 0 }),
+      );
     },
   };
 }

@@ -4,7 +4,7 @@
  * Anthropic reports `input_tokens` EXCLUDING the prompt cache: the tokens read
  * from the cache (`cache_read_input_tokens`) and the tokens written to it
  * (`cache_creation_input_tokens`, split by TTL in `cache_creation`) come on
- * top. The GenAI convention (and SPEC.md) counts input INCLUSIVE of both, so
+ * top. The GenAI convention (and docs/pricing.md) counts input INCLUSIVE of both, so
  * input = input_tokens + cache_read + cache_creation. Thinking is billed as
  * output and already inside `output_tokens`; newer responses say how much of
  * it was thinking in `output_tokens_details.thinking_tokens`, which maps to
@@ -17,6 +17,7 @@
  * which may have grown since `message_start` (server tools, fixture 05). So
  * the last value seen of each field wins, field by field.
  */
+import { count } from '../../internal/values.ts';
 import type { Usage } from '../../pricing/types.ts';
 
 /** The usage object of a Message, a `message_start` or a `message_delta`, as any SDK version types it. */
@@ -30,11 +31,6 @@ export interface AnthropicUsage {
     readonly ephemeral_1h_input_tokens?: number | null;
   } | null;
   readonly output_tokens_details?: { readonly thinking_tokens?: number | null } | null;
-}
-
-function count(value: unknown): number | undefined {
-  // Capped so that input = input + cache read + cache creation stays finite for an absurd report (1e308).
-  return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? Math.min(value, Number.MAX_SAFE_INTEGER) : undefined;
 }
 
 /**

@@ -12,25 +12,13 @@
  * enabled later displaced the `create` wrappers (the official `@opentelemetry/instrumentation-openai`
  * unwraps them): such requests (POST `/chat/completions`, `/responses`, `/embeddings`, and the
  * legacy `/completions`, which has no `create` wrapper) are tracked from `request` and
- * `prepareOptions` instead (common.ts, "Displaced create").
+ * `prepareOptions` instead (stainless/hooks.ts, "Displaced create").
  */
-import { isTracingSuppressed } from '@opentelemetry/core';
-import { context } from '@opentelemetry/api';
 import type { Usage } from '../../pricing/types.ts';
-import {
-  collectText,
-  count,
-  isApiPromise,
-  isRecord,
-  markOptions,
-  observeApiPromise,
-  ownCreate,
-  reportFault,
-  serverOf,
-  wrapStreamIterator,
-} from '../common.ts';
-import type { CallSpec, CallTracker, DisplacedRoutes, ResultHandlers, TrackedCall } from '../common.ts';
-import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
+import { clientInfoReader, collectText, count, isRecord, protoOf, reportFault, str } from '../core/index.ts';
+import type { CallSpec, CallTracker, SdkInstrumentationConfig, SdkModule, TrackedCall } from '../core/index.ts';
+import { isSdkStream, readRawResponse, StainlessInstrumentation, wrapStreamIterator } from '../stainless/index.ts';
+import type { BeginCreate, DisplacedRoutes, ResultHandlers } from '../stainless/index.ts';
 
 /** The `openai` majors tollgate patches. */
 export const SUPPORTED_OPENAI_VERSIONS = '>=4 <8';
@@ -40,13 +28,12 @@ const INSTRUMENTATION_VERSION = '0.1.0';
 /** Options of {@link OpenAIInstrumentation}. */
 export type OpenAIInstrumentationConfig = SdkInstrumentationConfig;
 
-type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Body = Record<string, unknown>;
 /** `completions` (the legacy API) is only tracked on the displaced path: it has no `create` wrapper. */
 type Operation = 'chat' | 'responses' | 'embeddings' | 'completions';
 
 /** Makes every call of the `openai` SDK a priced GenAI span, with the budget gate before sending. */
-export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentationConfig> {
+export class OpenAIInstrumentation extends StainlessInstrumentation<OpenAIInstrumentationConfig> {
   constructor(config: OpenAIInstrumentationConfig = {}) {
     super(INSTRUMENTATION_NAME, INSTRUMENTATION_VERSION, config);
   }
@@ -63,17 +50,13 @@ export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentat
     }
     try {
       this.wrapClient(targets.client);
-      this.wrapMethod(targets.chat, 'create', (original) => ownCreate(this.trackedCreate(original, 'chat')));
-      if (targets.responses !== undefined) this.wrapMethod(targets.responses, 'create', (original) => ownCreate(this.trackedCreate(original, 'responses')));
-      if (targets.embeddings !== undefined) this.wrapMethod(targets.embeddings, 'create', (original) => ownCreate(this.trackedCreate(original, 'embeddings')));
+      this.wrapCreate(targets.chat, 'openai create', this.beginCreate('chat'));
+      if (targets.responses !== undefined) this.wrapCreate(targets.responses, 'openai create', this.beginCreate('responses'));
+      if (targets.embeddings !== undefined) this.wrapCreate(targets.embeddings, 'openai create', this.beginCreate('embeddings'));
     } catch (error) {
       reportFault(`patching ${name}@${version ?? '?'}`, error);
     }
     return exports;
-  }
-
-  private wrapMethod(target: Record<string, unknown>, name: string, wrapper: (original: AnyFunction) => AnyFunction): void {
-    this._wrap(target, name, wrapper as (original: unknown) => unknown);
   }
 
   protected unpatch(exports: unknown): void {
@@ -107,47 +90,20 @@ export class OpenAIInstrumentation extends SdkInstrumentation<OpenAIInstrumentat
     };
   }
 
-  private trackedCreate(original: AnyFunction, op: Operation): AnyFunction {
+  /** Starts a `create` call of operation `op` (see {@link trackedCreate} in stainless/client.ts). */
+  private beginCreate(op: Operation): BeginCreate {
     const tracker = (): CallTracker => this.tracker;
-    return function tollgateTrackedCreate(this: unknown, ...args: unknown[]): unknown {
-      const body = args[0];
-      const active = context.active();
-      if (!isRecord(body) || isTracingSuppressed(active)) return original.apply(this, args);
-      let call: TrackedCall;
-      let sendBody: Body = body;
+    return (body, client, parent) => {
+      let sendBody: Body | undefined;
       let hideUsageChunk = false;
-      try {
-        const client = (this as { _client?: unknown })._client;
-        const stream = body['stream'] === true;
-        if (op === 'chat' && stream && body['stream_options'] === undefined) {
-          // Ask for usage, and hide the extra usage-only chunk from the caller (who did not ask for it).
-          sendBody = { ...body, stream_options: { include_usage: true } };
-          hideUsageChunk = true;
-        }
-        call = tracker().start(specOf(op, body, client), active);
-        if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
-      } catch (error) {
-        reportFault('openai create (start)', error);
-        return original.apply(this, args);
+      if (op === 'chat' && body['stream'] === true && body['stream_options'] === undefined) {
+        // Ask for usage, and hide the extra usage-only chunk from the caller (who did not ask for it).
+        sendBody = { ...body, stream_options: { include_usage: true } };
+        hideUsageChunk = true;
       }
-      const options = args[1];
-      // `args` is this call's own array: reuse it for the SDK call instead of copying it.
-      args[0] = sendBody;
-      args[1] = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
-      let result: unknown;
-      try {
-        result = call.run(() => original.apply(this, args));
-      } catch (error) {
-        call.fail(error);
-        throw error;
-      }
-      try {
-        if (isApiPromise(result)) observeApiPromise(result, call, handlersFor(op, call, body, hideUsageChunk));
-        else call.end(undefined);
-      } catch (error) {
-        reportFault('openai create (observe)', error);
-      }
-      return result;
+      const call = tracker().start(specOf(op, body, client), parent);
+      if (call.capture !== 'NO_CONTENT') call.recordContent('input', inputMessages(op, body));
+      return { call, handlers: handlersFor(op, call, body, hideUsageChunk), sendBody };
     };
   }
 }
@@ -162,12 +118,6 @@ interface Targets {
   embeddings: Record<string, unknown> | undefined;
 }
 
-function protoOf(cls: unknown): Record<string, unknown> | undefined {
-  if (typeof cls !== 'function') return undefined;
-  const proto = (cls as { prototype?: unknown }).prototype;
-  return isRecord(proto) ? proto : undefined;
-}
-
 function targetsOf(exports: unknown): Targets | undefined {
   const mod = exports as Record<string, unknown> | undefined;
   const OpenAI = (mod?.['OpenAI'] ?? mod?.['default'] ?? mod) as Record<string, unknown> | undefined;
@@ -178,33 +128,16 @@ function targetsOf(exports: unknown): Targets | undefined {
   return { client, chat, responses: protoOf(OpenAI['Responses']), embeddings: protoOf(OpenAI['Embeddings']) };
 }
 
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
-}
-
 // ---------------------------------------------------------------------------
 // Request side
 
-interface ClientInfo {
-  provider: string;
-  address: string | undefined;
-  port: number | undefined;
-}
-const clientInfos = new WeakMap<object, ClientInfo>();
-
-function clientInfo(client: unknown): ClientInfo {
-  if (typeof client !== 'object' || client === null) return { provider: 'openai', address: undefined, port: undefined };
-  let info = clientInfos.get(client);
-  if (info === undefined) {
-    const server = serverOf((client as { baseURL?: unknown }).baseURL);
-    const host = server?.address ?? '';
-    const azure =
-      client.constructor.name === 'AzureOpenAI' || host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com');
-    info = { provider: azure ? 'azure.ai.openai' : 'openai', address: server?.address, port: server?.port };
-    clientInfos.set(client, info);
-  }
-  return info;
-}
+const clientInfo = clientInfoReader(
+  (client, host) =>
+    client.constructor.name === 'AzureOpenAI' || host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com')
+      ? 'azure.ai.openai'
+      : 'openai',
+  'openai',
+);
 
 /** The operation of an inference request path (as the SDK passes it to `request`), else undefined. */
 function operationOfPath(path: unknown): Operation | undefined {
@@ -349,35 +282,24 @@ function finishOfResponse(r: Body): string[] | undefined {
 // ---------------------------------------------------------------------------
 // Response side
 
-function isSdkStream(value: unknown): boolean {
-  return isRecord(value) && typeof value['iterator'] === 'function' && 'controller' in value;
-}
-
 function handlersFor(op: Operation, call: TrackedCall, body: Body, hideUsageChunk: boolean): ResultHandlers {
   return {
     onResult(result: unknown): void {
       if (isSdkStream(result)) {
-        if (op === 'chat' || op === 'completions') wrapStreamIterator(result as object, chatStreamObserver(op, call, body, hideUsageChunk));
-        else if (op === 'responses') wrapStreamIterator(result as object, responsesStreamObserver(call, body));
+        if (op === 'chat' || op === 'completions') wrapStreamIterator(result, chatStreamObserver(op, call, body, hideUsageChunk));
+        else if (op === 'responses') wrapStreamIterator(result, responsesStreamObserver(call, body));
         else call.end(undefined);
         return;
       }
       finishFromBody(op, call, body, result);
     },
     onRawResponse(response: unknown): void {
-      // The caller reads the body; read a clone for usage when it is JSON, else estimate the input.
-      const r = response as { headers?: Headers; clone?: () => Response } | undefined;
-      const type = r?.headers?.get('content-type') ?? '';
-      if (body['stream'] !== true && type.includes('json') && typeof r?.clone === 'function') {
-        r.clone()
-          .json()
-          .then(
-            (json: unknown) => finishFromBody(op, call, body, json),
-            () => void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 }),
-          );
-        return;
-      }
-      void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 });
+      readRawResponse(
+        response,
+        body['stream'] === true,
+        (json) => finishFromBody(op, call, body, json),
+        () => void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 }),
+      );
     },
   };
 }
@@ -432,10 +354,6 @@ function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: un
   const u = chatUsage(result['usage'], result);
   if (u !== undefined) call.end({ ...u, outputTokens: 0 });
   else void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 });
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }
 
 /** Chat Completions chunks (`choices[].delta`), and legacy Completions chunks (`choices[].text`). */

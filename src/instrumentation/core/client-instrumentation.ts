@@ -1,12 +1,15 @@
 /**
- * What tollgate's two SDK instrumentations share beyond the call life cycle in
- * common.ts: the module definitions (the supported range, npm aliases, and a loud
- * warning for a version outside it), the CallTracker, and config updates.
+ * What every tollgate client instrumentation shares beyond the call life cycle in
+ * `tracked-call.ts`: the module definitions (the supported range, npm aliases, and a loud
+ * warning for a version outside it), the CallTracker and config updates, and the small
+ * readers of a client module (class prototypes, the server a client talks to).
  */
 import { diag } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { CallTracker, wrapPrepareOptions, wrapRequest } from './common.ts';
-import type { DisplacedRoutes, PrepareOptions, RequestMethod, TollgateInstrumentationConfig } from './common.ts';
+import { isRecord } from '../../internal/values.ts';
+import type { TollgateInstrumentationConfig } from './settings.ts';
+import { serverOf } from './text.ts';
+import { CallTracker } from './tracked-call.ts';
 
 /** Options of an SDK instrumentation. */
 export interface SdkInstrumentationConfig extends TollgateInstrumentationConfig {
@@ -41,8 +44,12 @@ export function loudWarn(message: string): void {
   }
 }
 
-/** Base of the `openai` and `@anthropic-ai/sdk` instrumentations. */
-export abstract class SdkInstrumentation<C extends SdkInstrumentationConfig> extends InstrumentationBase<C> {
+/**
+ * Base of every tollgate client instrumentation: hooks the client module (CJS and ESM, npm
+ * aliases), warns loudly for a version outside the supported range, and owns the
+ * {@link CallTracker} that starts each call's span with the settings in force.
+ */
+export abstract class ClientInstrumentation<C extends SdkInstrumentationConfig> extends InstrumentationBase<C> {
   protected readonly tracker: CallTracker;
 
   constructor(name: string, version: string, config: C) {
@@ -63,26 +70,6 @@ export abstract class SdkInstrumentation<C extends SdkInstrumentationConfig> ext
   protected abstract patch(exports: unknown, name: string, version: string | undefined): unknown;
 
   protected abstract unpatch(exports: unknown): void;
-
-  /** The inference requests this SDK sends, for the gate on the client's `request` (see common.ts, "Displaced create"). */
-  protected abstract displacedRoutes(): DisplacedRoutes;
-
-  /**
-   * Hooks the client prototype every resource goes through: `prepareOptions` (the budget
-   * gate) and `request` (the gate for calls whose `create` wrapper another instrumentation
-   * displaced). Only tollgate patches these two.
-   */
-  protected wrapClient(client: Record<string, unknown>): void {
-    this._wrap(client, 'prepareOptions', (original: unknown) => wrapPrepareOptions(original as PrepareOptions));
-    if (typeof client['request'] === 'function') {
-      this._wrap(client, 'request', (original: unknown) => wrapRequest(original as RequestMethod, this.displacedRoutes()));
-    }
-  }
-
-  protected unwrapClient(client: Record<string, unknown>): void {
-    this._unwrap(client, 'prepareOptions');
-    if (typeof client['request'] === 'function') this._unwrap(client, 'request');
-  }
 
   protected init(): InstrumentationNodeModuleDefinition[] {
     const sdk = this.sdk();
@@ -108,4 +95,39 @@ export abstract class SdkInstrumentation<C extends SdkInstrumentationConfig> ext
   protected warnShape(name: string, version: string | undefined): void {
     loudWarn(`tollgate: ${name}@${version ?? 'unknown'} does not have the expected shape (${this.sdk().shape}): its calls get NO spans`);
   }
+}
+
+/** The prototype of a class exported by a client module, else undefined (the module's shape changed). */
+export function protoOf(cls: unknown): Record<string, unknown> | undefined {
+  if (typeof cls !== 'function') return undefined;
+  const proto = (cls as { prototype?: unknown }).prototype;
+  return isRecord(proto) ? proto : undefined;
+}
+
+/** Who a client talks to: `gen_ai.provider.name`, `server.address`, `server.port`. */
+export interface ClientInfo {
+  readonly provider: string;
+  readonly address: string | undefined;
+  readonly port: number | undefined;
+}
+
+/**
+ * A memoised reader of {@link ClientInfo} for client objects that carry their base URL in
+ * `baseURL` (the Stainless clients, and most others): read once per client object.
+ * @param providerOf names the provider from the client and its host (`''` when unknown)
+ * @param fallback the provider named for a value that is not a client object
+ */
+export function clientInfoReader(providerOf: (client: object, host: string) => string, fallback: string): (client: unknown) => ClientInfo {
+  const infos = new WeakMap<object, ClientInfo>();
+  const none: ClientInfo = { provider: fallback, address: undefined, port: undefined };
+  return (client: unknown): ClientInfo => {
+    if (typeof client !== 'object' || client === null) return none;
+    let info = infos.get(client);
+    if (info === undefined) {
+      const server = serverOf((client as { baseURL?: unknown }).baseURL);
+      info = { provider: providerOf(client, server?.address ?? ''), address: server?.address, port: server?.port };
+      infos.set(client, info);
+    }
+    return info;
+  };
 }
