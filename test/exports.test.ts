@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 const EXPECTED = [
+  'AiSdkInstrumentation',
   'AnthropicInstrumentation',
   'BudgetExceededError',
   'BudgetPolicy',
