@@ -10,6 +10,7 @@ import { test } from 'node:test';
 const EXPECTED = [
   'AiSdkInstrumentation',
   'AnthropicInstrumentation',
+  'BedrockInstrumentation',
   'BudgetExceededError',
   'BudgetPolicy',
   'ConfigError',
