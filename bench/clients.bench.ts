@@ -35,13 +35,13 @@ interface WorkerSpec {
 
 async function worker(spec: WorkerSpec): Promise<void> {
   const instrumented = spec.mode === 'tollgate';
-  let hooked: Promise<void> = Promise.resolve();
+  let acknowledged: () => Promise<void> = () => Promise.resolve();
   if (instrumented && spec.client === 'ai-sdk') {
     // `ai` 7 is ESM only: the loader hook must be in place before it is imported.
     const { createAddHookMessageChannel } = await import('import-in-the-middle');
     const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
     register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
-    hooked = waitForAllMessagesAcknowledged();
+    acknowledged = waitForAllMessagesAcknowledged;
   }
   const { context } = await import('@opentelemetry/api');
   const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
@@ -80,7 +80,8 @@ async function worker(spec: WorkerSpec): Promise<void> {
     instrumentation.setTracerProvider(provider);
     instrumentation.enable();
   }
-  await hooked;
+  // After enable(): it waits for the hooks the instrumentation just added to reach the loader.
+  await acknowledged();
   const require = createRequire(import.meta.url);
   const call = await makeCall(spec.client, require, cannedFetch());
   const gc = (globalThis as { gc?: () => void }).gc;
