@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { register } from 'node:module';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { cannedFetch as cannedFetchType } from './canned.ts';
 
 type Client = 'openai' | 'ai-sdk' | 'bedrock';
 type Mode = 'bare A' | 'bare B' | 'tollgate';
@@ -99,12 +100,14 @@ async function worker(spec: WorkerSpec): Promise<void> {
       process.exit(1);
     });
   });
+  // The parent gone (or done): exit normally, so --cpu-prof and the like write their output.
+  process.on('disconnect', () => process.exit(0));
   process.send?.({ ready: true });
 }
 
 type Call = () => Promise<unknown>;
 
-async function makeCall(client: Client, require: NodeJS.Require, fetch: ReturnType<typeof import('./canned.ts')['cannedFetch']>): Promise<Call> {
+async function makeCall(client: Client, require: NodeJS.Require, fetch: ReturnType<typeof cannedFetchType>): Promise<Call> {
   const messages = [{ role: 'user', content: 'Which ocean lies between Europe and America?' }];
   if (client === 'openai') {
     const { OpenAI } = require('openai-v6') as { OpenAI: new (o: object) => { chat: { completions: { create(b: object): Promise<unknown> } } } };

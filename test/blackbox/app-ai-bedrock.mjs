@@ -4,6 +4,7 @@ import { generateText, streamText } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { performance } from 'node:perf_hooks';
 
 const base = process.env.STANDIN_URL;
 const openai = createOpenAI({ apiKey: 'sk-test', baseURL: `${base}/v1` });

@@ -169,17 +169,24 @@ function startCall(info: ModelInfo, tracking: ModelTracking, options: CallOption
   }
 }
 
+type Target = { model: Model; options: CallOptions };
+
 /**
  * The gate, before the provider package builds its request: throws (rejects with) the block
- * error, else returns the model and options to call with (rewritten copies when the gate said so).
+ * error, else gives the model and options to call with (rewritten copies when the gate said so).
+ * Synchronous when the gate decided synchronously (no policy, or its `decideNow` fast path):
+ * no promise on the hot path.
  */
-async function gate(call: TrackedCall, model: Model, info: ModelInfo, options: CallOptions): Promise<{ model: Model; options: CallOptions }> {
+function gate(call: TrackedCall, model: Model, info: ModelInfo, options: CallOptions): Target | Promise<Target> {
   const holder: { body?: unknown } = { body: gateBody(info, options) };
   const before = holder.body;
   const pending = call.beforeAttempt(holder);
-  if (pending !== undefined) await pending;
-  if (holder.body === before || !isRecord(holder.body)) return { model, options };
-  const rewritten = holder.body;
+  if (pending === undefined) return applyRewrite(holder.body, before, model, info, options);
+  return pending.then(() => applyRewrite(holder.body, before, model, info, options));
+}
+
+function applyRewrite(rewritten: unknown, before: unknown, model: Model, info: ModelInfo, options: CallOptions): Target {
+  if (rewritten === before || !isRecord(rewritten)) return { model, options };
   let target = model;
   const newId = rewritten['model'];
   if (typeof newId === 'string' && newId !== info.modelId) {
@@ -190,6 +197,15 @@ async function gate(call: TrackedCall, model: Model, info: ModelInfo, options: C
   const max = rewritten['maxOutputTokens'];
   const newOptions = typeof max === 'number' && max !== options['maxOutputTokens'] ? { ...options, maxOutputTokens: max } : options;
   return { model: target, options: newOptions };
+}
+
+/** Gates, then calls `method` of the (possibly switched) model, in one pass with the call's span active. */
+function gatedCall(call: TrackedCall, model: Model, info: ModelInfo, options: CallOptions, method: 'doGenerate' | 'doStream'): Promise<unknown> {
+  return call.run(() => {
+    const target = gate(call, model, info, options);
+    const send = (t: Target): Promise<unknown> => (t.model[method] as ModelMethod).call(t.model, t.options);
+    return target instanceof Promise ? target.then(send) : send(target);
+  });
 }
 
 function inputText(options: CallOptions): string {
@@ -203,8 +219,7 @@ async function trackedGenerate(model: Model, info: ModelInfo, tracking: ModelTra
   if (call === undefined) return original.call(model, rawOptions);
   let result: unknown;
   try {
-    const target = await call.run(() => gate(call, model, info, options));
-    result = await call.run(() => (target.model['doGenerate'] as ModelMethod).call(target.model, target.options));
+    result = await gatedCall(call, model, info, options, 'doGenerate');
   } catch (error) {
     call.fail(error);
     throw error;
@@ -250,8 +265,7 @@ async function trackedStream(model: Model, info: ModelInfo, tracking: ModelTrack
   if (call === undefined) return original.call(model, rawOptions);
   let result: unknown;
   try {
-    const target = await call.run(() => gate(call, model, info, options));
-    result = await call.run(() => (target.model['doStream'] as ModelMethod).call(target.model, target.options));
+    result = await gatedCall(call, model, info, options, 'doStream');
   } catch (error) {
     call.fail(error);
     throw error;
@@ -389,8 +403,10 @@ async function trackedEmbed(model: Model, info: ModelInfo, tracking: ModelTracki
   if (call === undefined) return original.call(model, rawOptions);
   let result: unknown;
   try {
-    await call.run(() => gate(call, model, info, { prompt: options['values'] }));
-    result = await call.run(() => original.call(model, rawOptions));
+    result = await call.run(() => {
+      const admitted = gate(call, model, info, { prompt: options['values'] });
+      return admitted instanceof Promise ? admitted.then(() => original.call(model, rawOptions)) : original.call(model, rawOptions);
+    });
   } catch (error) {
     call.fail(error);
     throw error;

@@ -228,8 +228,10 @@ async function trackedSend(client: unknown, original: AnyFunction, command: Body
   const call = tracker.start(spec);
   let response: unknown;
   try {
-    const toSend = await call.run(() => gate(call, command, request));
-    response = await call.run(() => original.call(client, toSend, ...rest));
+    response = await call.run(() => {
+      const toSend = gate(call, command, request);
+      return toSend instanceof Promise ? toSend.then((c) => original.call(client, c, ...rest)) : original.call(client, toSend, ...rest);
+    });
   } catch (error) {
     call.fail(error);
     throw error;
@@ -243,12 +245,18 @@ async function trackedSend(client: unknown, original: AnyFunction, command: Body
   return response;
 }
 
-/** The gate: throws the block error, else returns the command to send (a rewritten copy when the gate said so). */
-async function gate(call: TrackedCall, command: Body, request: Request): Promise<Body> {
+/**
+ * The gate: throws the block error, else gives the command to send (a rewritten copy when the
+ * gate said so); synchronous when the gate decided synchronously (no promise on the hot path).
+ */
+function gate(call: TrackedCall, command: Body, request: Request): Body | Promise<Body> {
   const holder: { body?: unknown } = { body: request.gateBody };
   const pending = call.beforeAttempt(holder);
-  if (pending !== undefined) await pending;
-  const rewritten = holder.body;
+  if (pending === undefined) return rewrittenCommand(command, request, holder.body);
+  return pending.then(() => rewrittenCommand(command, request, holder.body));
+}
+
+function rewrittenCommand(command: Body, request: Request, rewritten: unknown): Body {
   if (rewritten === request.gateBody || !isRecord(rewritten)) return command;
   const newModel = typeof rewritten['model'] === 'string' && rewritten['model'] !== request.gateBody['model'] ? rewritten['model'] : undefined;
   const field = request.maxTokensField;
