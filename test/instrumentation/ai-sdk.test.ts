@@ -3,6 +3,7 @@
 // (@ai-sdk/openai, @ai-sdk/anthropic, @ai-sdk/groq) pointed at the stand-in: one priced span per
 // provider request, exact tokens and cost, one span per step of a tool loop.
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
@@ -351,6 +352,17 @@ for (const { pkg, provider, major } of [
       const spans = await waitForAiSpans(h, 2);
       assertPriced(spans[0] as ReadableSpan, 40, 12, MINI);
       assertPriced(spans[1] as ReadableSpan, 70, 5, MINI);
+    });
+
+    void test('CommonJS require: the CJS build (exports as getters, patched through a copy) is priced too', async () => {
+      const require = createRequire(import.meta.url);
+      const cjs = require(pkg) as Loose;
+      assert.notEqual(cjs.generateText, sdk.generateText, 'a separate CJS copy');
+      const { createOpenAI } = require(provider) as Loose;
+      const result = await cjs.generateText({ model: createOpenAI({ baseURL: `${h.server.url}/v1`, apiKey: 'sk-test' }).chat('gpt-4o-mini'), prompt: PROMPT });
+      assert.equal(result.text, ANSWER);
+      const [span] = await waitForAiSpans(h, 1);
+      assertPriced(span as ReadableSpan, 6, 13, MINI);
     });
 
     void test('embed: priced', async () => {
