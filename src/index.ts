@@ -34,6 +34,10 @@ export { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 export type { OpenAIInstrumentationConfig } from './instrumentation/openai/index.ts';
 export { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 export type { AnthropicInstrumentationConfig } from './instrumentation/anthropic/index.ts';
+export { AiSdkInstrumentation } from './instrumentation/ai-sdk/index.ts';
+export type { AiSdkInstrumentationConfig } from './instrumentation/ai-sdk/index.ts';
+export { BedrockInstrumentation } from './instrumentation/bedrock/index.ts';
+export type { BedrockInstrumentationConfig } from './instrumentation/bedrock/index.ts';
 export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/core/index.ts';
 
 // Pricing

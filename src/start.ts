@@ -21,7 +21,9 @@ import { MeterProvider, type IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resolveConfig, type AgentLimits, type TollgateConfig } from './config/index.ts';
+import { AiSdkInstrumentation } from './instrumentation/ai-sdk/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
+import { BedrockInstrumentation } from './instrumentation/bedrock/index.ts';
 import type { ContentCaptureMode } from './instrumentation/core/index.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
@@ -107,7 +109,7 @@ export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: C
     ...(config.gate === undefined ? {} : { gate: config.gate }),
     ...(config.captureMessageContent === undefined ? {} : { captureMessageContent: config.captureMessageContent }),
   };
-  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared)];
+  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared), new AiSdkInstrumentation(shared), new BedrockInstrumentation(shared)];
 }
 
 function detectResource(options: TollgateOptions): Resource {

@@ -8,7 +8,9 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 const EXPECTED = [
+  'AiSdkInstrumentation',
   'AnthropicInstrumentation',
+  'BedrockInstrumentation',
   'BudgetExceededError',
   'BudgetPolicy',
   'ConfigError',

@@ -150,8 +150,11 @@ export function providerOf(attrs: Attributes): string | undefined {
 
 const vercelProviderMemo = new Map<string, string>();
 
-/** `openai.chat` -> `openai`, `google.generative-ai` -> `gcp.gemini`; memoised (a handful of distinct ids). */
-function vercelProvider(id: string): string {
+/**
+ * `openai.chat` -> `openai`, `google.generative-ai` -> `gcp.gemini`; memoised (a handful of distinct ids).
+ * Shared with the AI SDK instrumentation, which names its spans' provider from the same ids.
+ */
+export function vercelProvider(id: string): string {
   let out = vercelProviderMemo.get(id);
   if (out !== undefined) return out;
   const lower = id.toLowerCase();
