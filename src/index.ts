@@ -34,6 +34,8 @@ export { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 export type { OpenAIInstrumentationConfig } from './instrumentation/openai/index.ts';
 export { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 export type { AnthropicInstrumentationConfig } from './instrumentation/anthropic/index.ts';
+export { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
+export type { GoogleGenAIInstrumentationConfig } from './instrumentation/google-genai/index.ts';
 export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/common.ts';
 
 // Pricing

@@ -22,6 +22,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resolveConfig, type AgentLimits, type TollgateConfig } from './config/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
+import { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
 import type { ContentCaptureMode } from './instrumentation/common.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
@@ -107,7 +108,7 @@ export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: C
     ...(config.gate === undefined ? {} : { gate: config.gate }),
     ...(config.captureMessageContent === undefined ? {} : { captureMessageContent: config.captureMessageContent }),
   };
-  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared)];
+  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared), new GoogleGenAIInstrumentation(shared)];
 }
 
 function detectResource(options: TollgateOptions): Resource {

@@ -12,6 +12,7 @@ const EXPECTED = [
   'BudgetExceededError',
   'BudgetPolicy',
   'ConfigError',
+  'GoogleGenAIInstrumentation',
   'CostSpanProcessor',
   'LedgerUnavailableError',
   'MemoryLedger',
