@@ -30,6 +30,7 @@ import { ALLOW_ALL } from '../gate.ts';
 import type { CallDescription, CallGate, GateDecision } from '../gate.ts';
 import { defaultPriceTable, priceCall } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
+import { overridesOrFallback } from './strict-prices.ts';
 import {
   ATTR_ATTEMPTS,
   ATTR_BUDGET_REMAINING_USD,
@@ -171,6 +172,13 @@ export interface CallSpec {
   readonly provider: string;
   /** Provider name used to look the price up (e.g. `openai` for Azure OpenAI deployments). @default provider */
   readonly pricingProvider?: string;
+  /**
+   * `overrides-only`: an OpenAI-compatible host tollgate does not know. Only the user's override
+   * prices apply, every other model is priced at the fallback rates (strict-prices.ts), never
+   * at the rates of a provider the table happens to know the model name from.
+   * @default 'table'
+   */
+  readonly pricing?: 'table' | 'overrides-only';
   /** `chat`, `embeddings`, ... */
   readonly operation: string;
   /** The model the caller asked for (`''` when absent). */
@@ -524,7 +532,8 @@ export class TrackedCall {
     // Azure deployments and aliases are priced by what actually answered.
     const model = this.responseModel ?? this.model;
     // The price in force when the call started (dated prices, time-of-day windows), on its service tier.
-    const { cost, source } = priceCall(this.settings.prices, usage, model, this.spec.pricingProvider ?? this.spec.provider, this.startedAt, this.spec.serviceTier);
+    const table = this.spec.pricing === 'overrides-only' ? overridesOrFallback(this.settings.prices) : this.settings.prices;
+    const { cost, source } = priceCall(table, usage, model, this.spec.pricingProvider ?? this.spec.provider, this.startedAt, this.spec.serviceTier);
     span.setAttribute(ATTR_COST_USD, cost.totalUsd);
     span.setAttribute(ATTR_GEN_AI_USAGE_COST, cost.totalUsd);
     span.setAttribute(ATTR_COST_INPUT_USD, cost.inputUsd);

@@ -30,6 +30,8 @@ import {
   wrapStreamIterator,
 } from '../common.ts';
 import type { CallSpec, CallTracker, DisplacedRoutes, ResultHandlers, TrackedCall } from '../common.ts';
+import { providerOfHost } from './hosts.ts';
+import type { HostProvider } from './hosts.ts';
 import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `openai` majors tollgate patches. */
@@ -185,22 +187,18 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 // ---------------------------------------------------------------------------
 // Request side
 
-interface ClientInfo {
-  provider: string;
+interface ClientInfo extends HostProvider {
   address: string | undefined;
   port: number | undefined;
 }
 const clientInfos = new WeakMap<object, ClientInfo>();
 
 function clientInfo(client: unknown): ClientInfo {
-  if (typeof client !== 'object' || client === null) return { provider: 'openai', address: undefined, port: undefined };
+  if (typeof client !== 'object' || client === null) return { ...providerOfHost(undefined, false), address: undefined, port: undefined };
   let info = clientInfos.get(client);
   if (info === undefined) {
     const server = serverOf((client as { baseURL?: unknown }).baseURL);
-    const host = server?.address ?? '';
-    const azure =
-      client.constructor.name === 'AzureOpenAI' || host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com');
-    info = { provider: azure ? 'azure.ai.openai' : 'openai', address: server?.address, port: server?.port };
+    info = { ...providerOfHost(server?.address.toLowerCase(), client.constructor.name === 'AzureOpenAI'), address: server?.address, port: server?.port };
     clientInfos.set(client, info);
   }
   return info;
@@ -241,7 +239,8 @@ function specOf(op: Operation, body: Body, client: unknown): CallSpec {
   }
   return {
     provider: info.provider,
-    pricingProvider: 'openai',
+    pricingProvider: info.pricingProvider,
+    pricing: info.pricing,
     operation: OPERATION_NAMES[op],
     model,
     maxTokens,
