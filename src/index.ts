@@ -36,6 +36,8 @@ export { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 export type { AnthropicInstrumentationConfig } from './instrumentation/anthropic/index.ts';
 export { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
 export type { GoogleGenAIInstrumentationConfig } from './instrumentation/google-genai/index.ts';
+export { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
+export type { GoogleGenerativeAIInstrumentationConfig } from './instrumentation/google-generative-ai/index.ts';
 export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/common.ts';
 
 // Pricing

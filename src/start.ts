@@ -23,6 +23,7 @@ import type { SpanProcessor } from '@opentelemetry/sdk-trace';
 import { resolveConfig, type AgentLimits, type TollgateConfig } from './config/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 import { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
+import { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
 import type { ContentCaptureMode } from './instrumentation/common.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
@@ -108,7 +109,12 @@ export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: C
     ...(config.gate === undefined ? {} : { gate: config.gate }),
     ...(config.captureMessageContent === undefined ? {} : { captureMessageContent: config.captureMessageContent }),
   };
-  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared), new GoogleGenAIInstrumentation(shared)];
+  return [
+    new OpenAIInstrumentation(shared),
+    new AnthropicInstrumentation(shared),
+    new GoogleGenAIInstrumentation(shared),
+    new GoogleGenerativeAIInstrumentation(shared),
+  ];
 }
 
 function detectResource(options: TollgateOptions): Resource {

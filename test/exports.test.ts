@@ -13,6 +13,7 @@ const EXPECTED = [
   'BudgetPolicy',
   'ConfigError',
   'GoogleGenAIInstrumentation',
+  'GoogleGenerativeAIInstrumentation',
   'CostSpanProcessor',
   'LedgerUnavailableError',
   'MemoryLedger',

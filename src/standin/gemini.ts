@@ -2,7 +2,7 @@
  * Stand-in routes for Google's Gemini API and Vertex AI (the REST surface `@google/genai` calls):
  * `…/models/{model}:generateContent`, `…:streamGenerateContent?alt=sse` (one JSON
  * `GenerateContentResponse` per `data:` line, usage on every chunk, cumulative, as Gemini sends it),
- * `…:batchEmbedContents` (Gemini API: no usage in the answer) and `…:predict` (Vertex embeddings,
+ * `…:batchEmbedContents` and `…:embedContent` (Gemini API: no usage in the answer) and `…:predict` (Vertex embeddings,
  * with per-instance `statistics.token_count`). Paths are matched by their `:method` suffix, so the
  * Gemini API's `/v1beta/models/…` and Vertex's `/v1beta1/projects/…/publishers/google/models/…` both land here.
  *
@@ -33,6 +33,7 @@ export function geminiRoutes(): StandinRoute[] {
     { method: 'POST', path: (p) => p.endsWith(':generateContent'), handle: (ctx) => generate(ctx, false) },
     { method: 'POST', path: (p) => p.endsWith(':streamGenerateContent'), handle: (ctx) => generate(ctx, true) },
     { method: 'POST', path: (p) => p.endsWith(':batchEmbedContents'), handle: batchEmbed },
+    { method: 'POST', path: (p) => p.endsWith(':embedContent'), handle: embedOne },
     { method: 'POST', path: (p) => p.endsWith(':predict'), handle: predict },
   ];
 }
@@ -111,6 +112,13 @@ function batchEmbed(ctx: RouteContext): void {
   if (fault?.kind === 'status') return sendGoogleError(ctx, fault.status, fault.message ?? `stand-in injected HTTP ${fault.status}`);
   // The Gemini API reports no token usage for embeddings.
   sendJson(ctx.res, 200, { embeddings: body['requests'].map((_, i) => ({ values: [0.1 * (i + 1), 0.2, 0.3] })) });
+}
+
+function embedOne(ctx: RouteContext): void {
+  const fault = ctx.fault;
+  if (fault?.kind === 'status') return sendGoogleError(ctx, fault.status, fault.message ?? `stand-in injected HTTP ${fault.status}`);
+  // No usage here either.
+  sendJson(ctx.res, 200, { embedding: { values: [0.1, 0.2, 0.3] } });
 }
 
 function predict(ctx: RouteContext): void {

@@ -22,8 +22,9 @@
 import { context } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Usage } from '../../pricing/types.ts';
-import { collectText, count, isRecord, reportFault, serverOf, wrapStreamIterator } from '../common.ts';
+import { count, isRecord, reportFault, serverOf, wrapStreamIterator } from '../common.ts';
 import type { CallSpec, CallTracker, DisplacedRoutes, TrackedCall } from '../common.ts';
+import { candidateText, contentsText, geminiUsage, setResponseInfo } from './wire.ts';
 import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `@google/genai` majors tollgate patches. */
@@ -191,13 +192,6 @@ function configOf(params: Params): Params {
   return isRecord(params['config']) ? params['config'] : {};
 }
 
-/** Text of `contents` (a string, a Content, parts, or a list of these). */
-function contentsText(contents: unknown): string {
-  if (typeof contents === 'string') return contents;
-  if (Array.isArray(contents) && contents.every((c) => typeof c === 'string')) return contents.join('\n');
-  return collectText({ content: contents }).join('\n');
-}
-
 /** The OpenAI-shaped view of the request the gate estimates from. */
 function gateView(op: Operation, params: Params): Params {
   const config = configOf(params);
@@ -245,45 +239,6 @@ function requestText(params: Params): string {
 
 // ---------------------------------------------------------------------------
 // Response side
-
-/**
- * `usageMetadata` in the GenAI convention (see the file comment). Undefined when the response
- * carries no usable counts.
- */
-export function geminiUsage(metadata: unknown): Usage | undefined {
-  if (!isRecord(metadata)) return undefined;
-  const prompt = count(metadata['promptTokenCount']);
-  const candidates = count(metadata['candidatesTokenCount']);
-  const thoughts = count(metadata['thoughtsTokenCount']);
-  const toolUse = count(metadata['toolUsePromptTokenCount']);
-  const cached = count(metadata['cachedContentTokenCount']);
-  if (prompt === undefined && candidates === undefined && thoughts === undefined) return undefined;
-  const usage: { -readonly [K in keyof Usage]: Usage[K] } = {
-    inputTokens: (prompt ?? 0) + (toolUse ?? 0),
-    outputTokens: (candidates ?? 0) + (thoughts ?? 0),
-  };
-  if (cached !== undefined && cached > 0) usage.cacheReadTokens = cached;
-  if (thoughts !== undefined && thoughts > 0) usage.reasoningTokens = thoughts;
-  return usage;
-}
-
-function candidateText(response: Params): string {
-  const candidates = response['candidates'];
-  if (!Array.isArray(candidates)) return '';
-  return collectText(candidates.map((c: unknown) => (isRecord(c) ? { content: c['content'] } : undefined))).join('');
-}
-
-function setResponseInfo(call: TrackedCall, response: Params): void {
-  const candidates = response['candidates'];
-  const finishReasons = Array.isArray(candidates)
-    ? candidates.flatMap((c: unknown) => (isRecord(c) && typeof c['finishReason'] === 'string' ? [c['finishReason'].toLowerCase()] : []))
-    : undefined;
-  call.setResponse({
-    id: typeof response['responseId'] === 'string' ? response['responseId'] : undefined,
-    model: typeof response['modelVersion'] === 'string' ? response['modelVersion'] : undefined,
-    finishReasons,
-  });
-}
 
 /** Token count of an embeddings answer: Vertex's per-instance statistics, else usageMetadata. */
 function embeddingUsage(response: Params): Usage | undefined {
