@@ -13,7 +13,7 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { BudgetExceededError } from '../../src/errors.ts';
-import type { CallGate, GateDecision } from '../../src/gate.ts';
+import { dailyRefusal, RefusingGate } from '../support/gates.ts';
 import { AnthropicInstrumentation } from '../../src/instrumentation/anthropic/index.ts';
 import { GoogleGenerativeAIInstrumentation } from '../../src/instrumentation/google-generative-ai/index.ts';
 import { OpenAIInstrumentation } from '../../src/instrumentation/openai/index.ts';
@@ -24,20 +24,7 @@ import { openaiRoutes } from '../../src/standin/openai.ts';
 import { startStandinServer } from '../../src/standin/server.ts';
 import type { StandinServer } from '../../src/standin/server.ts';
 
-const refusal = (): BudgetExceededError =>
-  new BudgetExceededError({ scope: 'agent.daily', agent: 'svc', taskId: null, limitUsd: 1, spentUsd: 1, reservedUsd: 0, estimatedUsd: 0.01, resetAt: null });
-
-/** Allows, or refuses every call; counts admissions. */
-const gate: CallGate & { refuse: boolean; admitted: number } = {
-  refuse: false,
-  admitted: 0,
-  admit(): Promise<GateDecision> {
-    this.admitted++;
-    return Promise.resolve(this.refuse ? { action: 'block', error: refusal() } : { action: 'allow' });
-  },
-  complete() {},
-  abort() {},
-};
+const gate = new RefusingGate();
 
 const exporter = new InMemorySpanExporter();
 let server: StandinServer;
@@ -105,7 +92,7 @@ const models: { name: string; scope: string; make: () => { invoke(input: string)
 
 void describe('BudgetExceededError is marked non-retryable', () => {
   void it('in the ways LangChain, @openai/agents, the AI SDK and Mastra read', () => {
-    const error = refusal();
+    const error = dailyRefusal();
     const descriptor = Object.getOwnPropertyDescriptor(error, Symbol.for('langchain.errors.retryable'));
     assert.equal(descriptor?.value, false);
     assert.equal(error.status, 402);

@@ -6,22 +6,10 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BudgetExceededError } from '../../src/errors.ts';
-import type { CallGate, GateDecision } from '../../src/gate.ts';
+import { RefusingGate } from '../support/gates.ts';
 import { startHarness, type Harness } from '../standin/harness.ts';
 
-const refusal = (): BudgetExceededError =>
-  new BudgetExceededError({ scope: 'agent.daily', agent: 'svc', taskId: null, limitUsd: 1, spentUsd: 1, reservedUsd: 0, estimatedUsd: 0.01, resetAt: null });
-
-const gate: CallGate & { refuse: boolean; admitted: number } = {
-  refuse: false,
-  admitted: 0,
-  admit(): Promise<GateDecision> {
-    this.admitted++;
-    return Promise.resolve(this.refuse ? { action: 'block', error: refusal() } : { action: 'allow' });
-  },
-  complete() {},
-  abort() {},
-};
+const gate = new RefusingGate();
 
 let h: Harness;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -13,7 +13,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { resolveConfig } from '../../src/config/index.ts';
 import { BudgetExceededError } from '../../src/errors.ts';
-import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../../src/gate.ts';
+import { PolicySwitchGate } from '../support/gates.ts';
 import { GoogleGenAIInstrumentation } from '../../src/instrumentation/google-genai/index.ts';
 import { geminiUsage } from '../../src/instrumentation/google-genai/wire.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
@@ -27,20 +27,8 @@ import { createInputEstimator } from '../../src/tokens/index.ts';
 const prices = createPriceTable();
 const estimator = createInputEstimator();
 
-class SwitchGate implements CallGate {
-  policy: BudgetPolicy | undefined;
-  admit(call: CallDescription): Promise<GateDecision> {
-    return this.policy === undefined ? Promise.resolve({ action: 'allow' }) : this.policy.admit(call);
-  }
-  complete(ticket: unknown, outcome: CallOutcome): void {
-    this.policy?.complete(ticket, outcome);
-  }
-  abort(ticket: unknown): void {
-    this.policy?.abort(ticket);
-  }
-}
 
-const gate = new SwitchGate();
+const gate = new PolicySwitchGate();
 const exporter = new InMemorySpanExporter();
 let server: StandinServer;
 let instrumentation: GoogleGenAIInstrumentation;

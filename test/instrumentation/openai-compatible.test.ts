@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveConfig } from '../../src/config/index.ts';
 import { BudgetExceededError } from '../../src/errors.ts';
-import type { CallDescription, CallGate, CallOutcome, GateDecision } from '../../src/gate.ts';
+import { PolicySwitchGate } from '../support/gates.ts';
 import { providerOfHost } from '../../src/instrumentation/openai/hosts.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import { BudgetPolicy } from '../../src/policy/index.ts';
@@ -19,19 +19,7 @@ import { onlySpan, startHarness, type Harness } from '../standin/harness.ts';
 
 const prices = createPriceTable({ overrides: [{ provider: 'llm.acme.internal', model: 'acme-chat', input: 1, output: 2 }] });
 
-class SwitchGate implements CallGate {
-  policy: BudgetPolicy | undefined;
-  admit(call: CallDescription): Promise<GateDecision> {
-    return this.policy === undefined ? Promise.resolve({ action: 'allow' }) : this.policy.admit(call);
-  }
-  complete(ticket: unknown, outcome: CallOutcome): void {
-    this.policy?.complete(ticket, outcome);
-  }
-  abort(ticket: unknown): void {
-    this.policy?.abort(ticket);
-  }
-}
-const gate = new SwitchGate();
+const gate = new PolicySwitchGate();
 let h: Harness;
 
 before(async () => {

@@ -25,7 +25,7 @@ import type { Usage } from '../../pricing/types.ts';
 import { count, isRecord, reportFault, serverOf, wrapStreamIterator } from '../common.ts';
 import type { CallSpec, CallTracker, DisplacedRoutes, TrackedCall } from '../common.ts';
 import { candidateText, contentsText, geminiUsage, setResponseInfo } from './wire.ts';
-import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
+import { SdkInstrumentation, type AnyFunction, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `@google/genai` majors tollgate patches. */
 export const SUPPORTED_GOOGLE_GENAI_VERSIONS = '>=1 <3';
@@ -35,7 +35,6 @@ const INSTRUMENTATION_VERSION = '0.1.0';
 /** Options of {@link GoogleGenAIInstrumentation}. */
 export type GoogleGenAIInstrumentationConfig = SdkInstrumentationConfig;
 
-type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Params = Record<string, unknown>;
 type Operation = 'chat' | 'embeddings';
 
@@ -45,6 +44,7 @@ const METHODS: readonly { readonly name: string; readonly op: Operation; readonl
   { name: 'generateContentStreamInternal', op: 'chat', stream: true },
   { name: 'embedContentInternal', op: 'embeddings', stream: false },
 ];
+const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 
 /** Never matches: this SDK has no Stainless `request` to anchor a displaced gate on. */
 const NO_DISPLACED_ROUTES: DisplacedRoutes = { matches: () => false, begin: () => undefined };
@@ -70,9 +70,10 @@ export class GoogleGenAIInstrumentation extends SdkInstrumentation<GoogleGenAIIn
       return exports;
     }
     try {
-      for (const m of METHODS) {
-        if (typeof proto[m.name] === 'function') this._wrap(proto, m.name, ((original: AnyFunction) => this.tracked(original, m.op, m.stream)) as (original: unknown) => unknown);
-      }
+      this.wrapMethods(proto, METHOD_NAMES, (original, method) => {
+        const m = METHODS.find((x) => x.name === method) as (typeof METHODS)[number];
+        return this.tracked(original, m.op, m.stream);
+      });
     } catch (error) {
       reportFault(`patching ${name}@${version ?? '?'}`, error);
     }
@@ -82,7 +83,7 @@ export class GoogleGenAIInstrumentation extends SdkInstrumentation<GoogleGenAIIn
   protected unpatch(exports: unknown): void {
     const proto = modelsPrototype(exports);
     if (proto === undefined) return;
-    for (const m of METHODS) if (typeof proto[m.name] === 'function') this._unwrap(proto, m.name);
+    this.unwrapMethods(proto, METHOD_NAMES);
   }
 
   private tracked(original: AnyFunction, op: Operation, stream: boolean): AnyFunction {

@@ -16,7 +16,7 @@ import { isTracingSuppressed } from '@opentelemetry/core';
 import { count, isRecord, reportFault, serverOf } from '../common.ts';
 import type { CallSpec, CallTracker, DisplacedRoutes, TrackedCall } from '../common.ts';
 import { candidateText, contentsText, geminiUsage, setResponseInfo } from '../google-genai/wire.ts';
-import { SdkInstrumentation, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
+import { SdkInstrumentation, type AnyFunction, type SdkInstrumentationConfig, type SdkModule } from '../sdk-base.ts';
 
 /** The `@google/generative-ai` versions tollgate patches. */
 export const SUPPORTED_GOOGLE_GENERATIVE_AI_VERSIONS = '>=0.21 <1';
@@ -27,7 +27,6 @@ const DEFAULT_BASE_URL = 'https://generativelanguage.googleapis.com';
 /** Options of {@link GoogleGenerativeAIInstrumentation}. */
 export type GoogleGenerativeAIInstrumentationConfig = SdkInstrumentationConfig;
 
-type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 type Params = Record<string, unknown>;
 type Kind = 'generate' | 'stream' | 'embed' | 'batchEmbed';
 
@@ -37,6 +36,7 @@ const METHODS: readonly { readonly name: string; readonly kind: Kind }[] = [
   { name: 'embedContent', kind: 'embed' },
   { name: 'batchEmbedContents', kind: 'batchEmbed' },
 ];
+const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 
 const NO_DISPLACED_ROUTES: DisplacedRoutes = { matches: () => false, begin: () => undefined };
 
@@ -70,9 +70,10 @@ export class GoogleGenerativeAIInstrumentation extends SdkInstrumentation<Google
       return exports;
     }
     try {
-      for (const m of METHODS) {
-        if (typeof proto[m.name] === 'function') this._wrap(proto, m.name, ((original: AnyFunction) => this.tracked(original, m.kind)) as (original: unknown) => unknown);
-      }
+      this.wrapMethods(proto, METHOD_NAMES, (original, method) => {
+        const m = METHODS.find((x) => x.name === method) as (typeof METHODS)[number];
+        return this.tracked(original, m.kind);
+      });
     } catch (error) {
       reportFault(`patching ${name}@${version ?? '?'}`, error);
     }
@@ -82,7 +83,7 @@ export class GoogleGenerativeAIInstrumentation extends SdkInstrumentation<Google
   protected unpatch(exports: unknown): void {
     const proto = modelPrototype(exports);
     if (proto === undefined) return;
-    for (const m of METHODS) if (typeof proto[m.name] === 'function') this._unwrap(proto, m.name);
+    this.unwrapMethods(proto, METHOD_NAMES);
   }
 
   private tracked(original: AnyFunction, kind: Kind): AnyFunction {
