@@ -56,8 +56,40 @@ export interface BudgetExceededDetails {
   readonly resetAt: string | null;
 }
 
-/** Thrown before a request is sent when it does not fit a budget. Nothing reached the provider. */
+/**
+ * LangChain.js (>= 1) reads this own property of an error (`getRetryable` in `@langchain/core/errors`):
+ * `false` makes its AsyncCaller give up at once.
+ */
+const kLangChainRetryable = Symbol.for('langchain.errors.retryable');
+
+/**
+ * Marks an error as not worth retrying, in each way the retry loops tollgate's users run under read it:
+ * - LangChain.js >= 1: the `Symbol.for('langchain.errors.retryable')` own property, `false`;
+ * - LangChain.js 0.x (`STATUS_NO_RETRY`), `@openai/agents` retry advice and policies, p-retry wrappers
+ *   that look at an HTTP status: `status` 402 (Payment Required; no reader retries it, unlike 408/409/429/5xx);
+ * - the AI SDK's and Mastra's naming: `isRetryable` and `retryable`, `false`.
+ * All non-enumerable, so the error's own fields (and its JSON) are unchanged.
+ */
+function markNotRetryable(error: Error): void {
+  const hidden = (value: unknown): PropertyDescriptor => ({ value, configurable: true, writable: true, enumerable: false });
+  Object.defineProperty(error, kLangChainRetryable, hidden(false));
+  Object.defineProperty(error, 'status', hidden(402));
+  Object.defineProperty(error, 'isRetryable', hidden(false));
+  Object.defineProperty(error, 'retryable', hidden(false));
+}
+
+/**
+ * Thrown before a request is sent when it does not fit a budget. Nothing reached the provider.
+ * Marked as not retryable (see `markNotRetryable`): retrying cannot succeed before the budget resets,
+ * and a framework's backoff would stall the caller for minutes.
+ */
 export class BudgetExceededError extends TollgateError implements BudgetExceededDetails {
+  /** 402 Payment Required, for retry loops that decide by HTTP status. Not an HTTP answer: nothing was sent. */
+  declare readonly status: 402;
+  /** Always false: a refusal is not retried. */
+  declare readonly isRetryable: false;
+  /** Always false: a refusal is not retried. */
+  declare readonly retryable: false;
   readonly scope: string;
   readonly agent: string;
   readonly taskId: string | null;
@@ -86,6 +118,7 @@ export class BudgetExceededError extends TollgateError implements BudgetExceeded
     this.estimatedUsd = details.estimatedUsd;
     this.resetAt = details.resetAt;
     Object.defineProperty(this, kBudgetExceeded, { value: true });
+    markNotRetryable(this);
   }
 
   static override [Symbol.hasInstance](instance: unknown): boolean {

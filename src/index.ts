@@ -39,6 +39,10 @@ export type { AiSdkInstrumentationConfig } from './instrumentation/ai-sdk/index.
 export { BedrockInstrumentation } from './instrumentation/bedrock/index.ts';
 export type { BedrockInstrumentationConfig } from './instrumentation/bedrock/index.ts';
 export type { TollgateInstrumentationConfig, ContentCaptureMode } from './instrumentation/core/index.ts';
+export { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
+export type { GoogleGenAIInstrumentationConfig } from './instrumentation/google-genai/index.ts';
+export { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
+export type { GoogleGenerativeAIInstrumentationConfig } from './instrumentation/google-generative-ai/index.ts';
 
 // Pricing
 export { computeCost, createPriceTable, defaultPriceTable, loadPriceOverrides } from './pricing/index.ts';

@@ -25,6 +25,8 @@ import { AiSdkInstrumentation } from './instrumentation/ai-sdk/index.ts';
 import { AnthropicInstrumentation } from './instrumentation/anthropic/index.ts';
 import { BedrockInstrumentation } from './instrumentation/bedrock/index.ts';
 import type { ContentCaptureMode } from './instrumentation/core/index.ts';
+import { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
+import { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
 import type { Ledger } from './ledger/types.ts';
@@ -109,7 +111,14 @@ export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: C
     ...(config.gate === undefined ? {} : { gate: config.gate }),
     ...(config.captureMessageContent === undefined ? {} : { captureMessageContent: config.captureMessageContent }),
   };
-  return [new OpenAIInstrumentation(shared), new AnthropicInstrumentation(shared), new AiSdkInstrumentation(shared), new BedrockInstrumentation(shared)];
+  return [
+    new OpenAIInstrumentation(shared),
+    new AnthropicInstrumentation(shared),
+    new GoogleGenAIInstrumentation(shared),
+    new GoogleGenerativeAIInstrumentation(shared),
+    new AiSdkInstrumentation(shared),
+    new BedrockInstrumentation(shared),
+  ];
 }
 
 function detectResource(options: TollgateOptions): Resource {

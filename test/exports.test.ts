@@ -14,6 +14,8 @@ const EXPECTED = [
   'BudgetExceededError',
   'BudgetPolicy',
   'ConfigError',
+  'GoogleGenAIInstrumentation',
+  'GoogleGenerativeAIInstrumentation',
   'CostSpanProcessor',
   'LedgerUnavailableError',
   'MemoryLedger',

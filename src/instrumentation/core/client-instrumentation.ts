@@ -33,6 +33,9 @@ export interface SdkModule {
   readonly shape: string;
 }
 
+/** A method being wrapped. */
+export type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
+
 const printed = new Set<string>();
 
 /** Warns through diag and, once per message, on the console: diag is silent unless the app set a logger. */
@@ -89,6 +92,18 @@ export abstract class ClientInstrumentation<C extends SdkInstrumentationConfig> 
         return exports;
       }),
     ]);
+  }
+
+  /** Wraps each of `names` that is a function on `target` (one SDK's patch points). */
+  protected wrapMethods(target: Record<string, unknown>, names: readonly string[], wrapper: (original: AnyFunction, name: string) => AnyFunction): void {
+    for (const name of names) {
+      if (typeof target[name] === 'function') this._wrap(target, name, ((original: AnyFunction) => wrapper(original, name)) as (original: unknown) => unknown);
+    }
+  }
+
+  /** Undoes {@link wrapMethods}. */
+  protected unwrapMethods(target: Record<string, unknown>, names: readonly string[]): void {
+    for (const name of names) if (typeof target[name] === 'function') this._unwrap(target, name);
   }
 
   /** Reports a loaded SDK whose classes are not where this version of tollgate expects them. */

@@ -16,6 +16,7 @@ import type { CallDescription, GateDecision } from '../../gate.ts';
 import { isRecord } from '../../internal/values.ts';
 import { reportFault } from '../../internal/warn-once.ts';
 import { priceCall, writeCostAttributes } from '../../pricing/index.ts';
+import { overridesOrFallback } from './strict-prices.ts';
 import type { Usage } from '../../pricing/types.ts';
 import {
   ATTR_ATTEMPTS,
@@ -63,6 +64,13 @@ export interface CallSpec {
   readonly provider: string;
   /** Provider name used to look the price up (e.g. `openai` for Azure OpenAI deployments). @default provider */
   readonly pricingProvider?: string;
+  /**
+   * `overrides-only`: an OpenAI-compatible host tollgate does not know. Only the user's override
+   * prices apply, every other model is priced at the fallback rates (strict-prices.ts), never
+   * at the rates of a provider the table happens to know the model name from.
+   * @default 'table'
+   */
+  readonly pricing?: 'table' | 'overrides-only';
   /** `chat`, `embeddings`, ... */
   readonly operation: string;
   /** The model the caller asked for (`''` when absent). */
@@ -400,7 +408,8 @@ export class TrackedCall {
     // Azure deployments and aliases are priced by what actually answered.
     const model = this.responseModel ?? this.model;
     // The price in force when the call started (dated prices, time-of-day windows), on its service tier.
-    return writeCostAttributes(span, priceCall(this.settings.prices, usage, model, this.spec.pricingProvider ?? this.spec.provider, this.startedAt, this.spec.serviceTier));
+    const table = this.spec.pricing === 'overrides-only' ? overridesOrFallback(this.settings.prices) : this.settings.prices;
+    return writeCostAttributes(span, priceCall(table, usage, model, this.spec.pricingProvider ?? this.spec.provider, this.startedAt, this.spec.serviceTier));
   }
 
   /** Settles the gate ticket: the real cost when priced, else releases the reservation. */

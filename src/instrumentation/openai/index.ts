@@ -15,10 +15,12 @@
  * `prepareOptions` instead (stainless/hooks.ts, "Displaced create").
  */
 import type { Usage } from '../../pricing/types.ts';
-import { clientInfoReader, collectText, count, isRecord, protoOf, reportFault, str } from '../core/index.ts';
+import { collectText, count, isRecord, protoOf, reportFault, serverOf, str } from '../core/index.ts';
 import type { CallSpec, CallTracker, SdkInstrumentationConfig, SdkModule, TrackedCall } from '../core/index.ts';
 import { isSdkStream, readRawResponse, StainlessInstrumentation, wrapStreamIterator } from '../stainless/index.ts';
 import type { BeginCreate, DisplacedRoutes, ResultHandlers } from '../stainless/index.ts';
+import { providerOfHost } from './hosts.ts';
+import type { HostProvider } from './hosts.ts';
 
 /** The `openai` majors tollgate patches. */
 export const SUPPORTED_OPENAI_VERSIONS = '>=4 <8';
@@ -131,13 +133,22 @@ function targetsOf(exports: unknown): Targets | undefined {
 // ---------------------------------------------------------------------------
 // Request side
 
-const clientInfo = clientInfoReader(
-  (client, host) =>
-    client.constructor.name === 'AzureOpenAI' || host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com')
-      ? 'azure.ai.openai'
-      : 'openai',
-  'openai',
-);
+interface ClientInfo extends HostProvider {
+  address: string | undefined;
+  port: number | undefined;
+}
+const clientInfos = new WeakMap<object, ClientInfo>();
+
+function clientInfo(client: unknown): ClientInfo {
+  if (typeof client !== 'object' || client === null) return { ...providerOfHost(undefined, false), address: undefined, port: undefined };
+  let info = clientInfos.get(client);
+  if (info === undefined) {
+    const server = serverOf((client as { baseURL?: unknown }).baseURL);
+    info = { ...providerOfHost(server?.address.toLowerCase(), client.constructor.name === 'AzureOpenAI'), address: server?.address, port: server?.port };
+    clientInfos.set(client, info);
+  }
+  return info;
+}
 
 /** The operation of an inference request path (as the SDK passes it to `request`), else undefined. */
 function operationOfPath(path: unknown): Operation | undefined {
@@ -174,7 +185,8 @@ function specOf(op: Operation, body: Body, client: unknown): CallSpec {
   }
   return {
     provider: info.provider,
-    pricingProvider: 'openai',
+    pricingProvider: info.pricingProvider,
+    pricing: info.pricing,
     operation: OPERATION_NAMES[op],
     model,
     maxTokens,

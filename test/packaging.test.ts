@@ -1,0 +1,116 @@
+/**
+ * `npm i tollgate` beside every client a Node service uses, the way a user installs it: the packed
+ * tarball into a fresh project with its own `.npmrc` (no `legacy-peer-deps`, which this repository's
+ * `.npmrc` sets and which would hide an ERESOLVE), `npm install --prefer-offline` (npm's cache, the
+ * registry for what it lacks). `@mistralai/mistralai` declares optional peers on
+ * `@opentelemetry/exporter-trace-otlp-http` ^0.220, `@opentelemetry/resources` ^2.9 and
+ * `@opentelemetry/sdk-trace-base` ^2.9; tollgate bundles its OpenTelemetry SDK packages
+ * (`bundleDependencies`) so they stay inside tollgate's own folder and no peer range can conflict.
+ * Then a one-call app runs under `node --import tollgate/register` against the Gemini stand-in and
+ * its priced span reaches a local OTLP receiver. Slow-ish (pack + install: about a minute).
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { geminiRoutes } from '../src/standin/gemini.ts';
+import { startStandinServer, type StandinServer } from '../src/standin/server.ts';
+import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts';
+
+const exec = promisify(execFile);
+const root = fileURLToPath(new URL('../', import.meta.url));
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** Every client the coverage table names, at the versions this repository tests. */
+const CLIENTS = [
+  'openai@7.57.0',
+  '@anthropic-ai/sdk@1.14.0',
+  '@google/genai@2.32.0',
+  '@mistralai/mistralai@2.7.0',
+  '@langchain/core@1.4.0',
+  '@langchain/openai@1.5.8',
+  '@langchain/anthropic@1.5.11',
+  '@langchain/google-genai@2.3.2',
+  '@openai/agents@0.20.0',
+  'ai@7.0.173',
+  '@ai-sdk/openai@4.0.118',
+  '@aws-sdk/client-bedrock-runtime',
+  '@opentelemetry/api@1.10.0',
+];
+
+let dir: string;
+let standin: StandinServer;
+let receiver: OtlpReceiver;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tollgate-pack-'));
+  standin = await startStandinServer({ routes: geminiRoutes() });
+  receiver = await startOtlpReceiver();
+});
+after(async () => {
+  rmSync(dir, { recursive: true, force: true });
+  await standin.close();
+  await receiver.close();
+});
+
+test('the packed tarball installs beside every client without ERESOLVE and prices a call under --import tollgate/register', { timeout: 240_000 }, async () => {
+  // The repo's dist is what `npm pack` ships; build it without running `prepare` in the temp project.
+  await exec(npm, ['pack', '--ignore-scripts', '--pack-destination', dir], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  const tarball = readdirSync(dir).find((f) => f.endsWith('.tgz'));
+  assert.ok(tarball !== undefined, 'npm pack wrote a tarball');
+  const app = join(dir, 'app');
+  await exec('mkdir', ['-p', app]);
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, type: 'module' }));
+  // Its own npmrc: legacy-peer-deps is NOT set, so a peer conflict fails the install.
+  writeFileSync(join(app, '.npmrc'), 'fund=false\naudit=false\n');
+  const install = await exec(npm, ['install', '--prefer-offline', '--ignore-scripts', join(dir, tarball), ...CLIENTS], {
+    cwd: app,
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, npm_config_legacy_peer_deps: 'false' },
+  }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(`npm install failed: ${error.stderr ?? error.message}`);
+  });
+  assert.doesNotMatch(install.stderr, /ERESOLVE/);
+
+  writeFileSync(
+    join(app, 'app.mjs'),
+    [
+      "import { GoogleGenAI } from '@google/genai';",
+      "const ai = new GoogleGenAI({ apiKey: 'k', httpOptions: { baseUrl: process.env.STANDIN_URL } });",
+      "const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' });",
+      'console.log(r.text);',
+      '',
+    ].join('\n'),
+  );
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tollgate/register', 'app.mjs'], {
+      cwd: app,
+      env: {
+        PATH: process.env.PATH ?? '',
+        STANDIN_URL: standin.url,
+        OTEL_SERVICE_NAME: 'packaged-app',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_METRIC_EXPORT_INTERVAL: '600000',
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stderr });
+    });
+  });
+  assert.equal(result.code, 0, `the app exits by itself with 0; stderr: ${result.stderr}`);
+  const spans = receiver.spans.filter((s) => s.resource['service.name'] === 'packaged-app' && s.attributes['gen_ai.provider.name'] === 'gcp.gemini');
+  assert.equal(spans.length, 1);
+  assert.ok(Number(spans[0]?.attributes['tollgate.cost.usd']) > 0);
+  assert.equal(standin.requests.length, 1);
+});
