@@ -112,7 +112,7 @@ return out
 );
 
 /**
- * Settle, release (actual 0) and record (id '') in one script.
+ * Settle, release (actual 0) and record (id starting with '!', applied once per id) in one script.
  * KEYS: c1 h1 x1 …; ARGV: now, id, held amount, actual, retry ('1'/'0'), grace, idle,
  * then per scope: resetAt (-1 = none).
  *
@@ -137,7 +137,12 @@ local charged = 0
 for i = 1, #KEYS / 3 do
   local c, h, x = KEYS[3 * i - 2], KEYS[3 * i - 1], KEYS[3 * i]
   local apply = id == '' or not retry
-  if id ~= '' then
+  if string.sub(id, 1, 1) == '!' then
+    -- A record: applied once per id, first attempt or retry. Its marker lives in x beside the
+    -- expired holds (same slot, trimmed with them after keep ms; the key lives as long as c).
+    apply = redis.call('ZADD', x, 'NX', int(now), id) == 1
+    if apply then redis.call('PEXPIRE', x, int(lifetime(tonumber(ARGV[7 + i]), now, grace, idle, 60000))) end
+  elseif id ~= '' then
     if redis.call('ZREM', h, member) == 1 then
       redis.call('HINCRBY', c, 'r', heldNeg)
       apply = true

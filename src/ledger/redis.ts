@@ -98,6 +98,8 @@ interface Write extends BufferedWrite {
 }
 
 const LOCAL_ID_MARK = '~';
+/** First character of a record's id (see SETTLE in redis-scripts.ts). */
+const RECORD_ID_MARK = '!';
 const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'tollgate:not-sent'];
 
 /**
@@ -314,7 +316,7 @@ export class RedisLedger implements Ledger {
     actualNanos = boundedNanos(actualNanos);
     const local = reservation.id.startsWith(LOCAL_ID_MARK);
     // A local reservation (open mode, Redis was away) never held anything in Redis: its cost is recorded.
-    return this.#writeEach(reservation.scopes, local ? '' : reservation.id, String(reservation.amountNanos), actualNanos);
+    return this.#writeEach(reservation.scopes, local ? this.#recordId() : reservation.id, local ? '0' : String(reservation.amountNanos), actualNanos);
   }
 
   release(reservation: Reservation): Promise<void> {
@@ -323,7 +325,16 @@ export class RedisLedger implements Ledger {
   }
 
   record(scopes: readonly BudgetScope[], amountNanos: number): Promise<void> {
-    return this.#writeEach(scopes, '', '0', boundedNanos(amountNanos));
+    return this.#writeEach(scopes, this.#recordId(), '0', boundedNanos(amountNanos));
+  }
+
+  /**
+   * A record's own id (RECORD_ID_MARK first): SETTLE applies a record once per id, so a record
+   * whose first attempt landed while its reply was lost is not counted again when the write
+   * buffer retries it.
+   */
+  #recordId(): string {
+    return `${RECORD_ID_MARK}${this.#idPrefix}${String(this.#seq++)}`;
   }
 
   /** One SETTLE per slot the scopes span (one in all but a cluster with shared scopes). */

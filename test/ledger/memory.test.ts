@@ -44,7 +44,7 @@ void describe('createLedger', () => {
         assert.equal(e.source, 'TOLLGATE_LEDGER');
         assert.equal(e.value, spec);
         assert.ok(
-          e.expected.startsWith('`memory`, `sqlite:<file path>`, a `redis://…` / `rediss://…` URL, `redis+cluster://host:port,…` (Redis Cluster) or `redis+sentinel://host:port,…/<master>` (Sentinel)'),
+          e.expected.startsWith('`memory`, `sqlite:<file path>`, or a `redis://…` / `rediss://…` URL (also `redis+cluster://host:port,…` for Redis Cluster, `redis+sentinel://host:port,…/<master>` for Sentinel)'),
           e.expected,
         );
         return true;
