@@ -25,7 +25,6 @@ import type { Usage } from '../../pricing/types.ts';
 import { count, isRecord, reportFault, serverOf } from '../core/index.ts';
 import { wrapStreamIterator } from '../stainless/index.ts';
 import type { CallSpec, CallTracker, TrackedCall } from '../core/index.ts';
-import type { DisplacedRoutes } from '../stainless/index.ts';
 import { candidateText, contentsText, geminiUsage, setResponseInfo } from './wire.ts';
 import { ClientInstrumentation, type AnyFunction, type SdkInstrumentationConfig, type SdkModule } from '../core/index.ts';
 
@@ -48,8 +47,6 @@ const METHODS: readonly { readonly name: string; readonly op: Operation; readonl
 ];
 const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 
-/** Never matches: this SDK has no Stainless `request` to anchor a displaced gate on. */
-const NO_DISPLACED_ROUTES: DisplacedRoutes = { matches: () => false, begin: () => undefined };
 
 /** Makes every request of `@google/genai` a priced GenAI span, with the budget gate before sending. */
 export class GoogleGenAIInstrumentation extends ClientInstrumentation<GoogleGenAIInstrumentationConfig> {
@@ -59,10 +56,6 @@ export class GoogleGenAIInstrumentation extends ClientInstrumentation<GoogleGenA
 
   protected sdk(): SdkModule {
     return { name: '@google/genai', supported: SUPPORTED_GOOGLE_GENAI_VERSIONS, unsupported: '<1 || >=3', shape: 'Models.prototype.generateContentInternal' };
-  }
-
-  protected displacedRoutes(): DisplacedRoutes {
-    return NO_DISPLACED_ROUTES;
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {

@@ -15,7 +15,6 @@ import { context } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { count, isRecord, reportFault, serverOf } from '../core/index.ts';
 import type { CallSpec, CallTracker, TrackedCall } from '../core/index.ts';
-import type { DisplacedRoutes } from '../stainless/index.ts';
 import { candidateText, contentsText, geminiUsage, setResponseInfo } from '../google-genai/wire.ts';
 import { ClientInstrumentation, type AnyFunction, type SdkInstrumentationConfig, type SdkModule } from '../core/index.ts';
 
@@ -39,8 +38,6 @@ const METHODS: readonly { readonly name: string; readonly kind: Kind }[] = [
 ];
 const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
 
-const NO_DISPLACED_ROUTES: DisplacedRoutes = { matches: () => false, begin: () => undefined };
-
 /** The model object's fields tollgate reads (`GenerativeModel`). */
 interface ModelLike {
   model?: unknown;
@@ -58,10 +55,6 @@ export class GoogleGenerativeAIInstrumentation extends ClientInstrumentation<Goo
 
   protected sdk(): SdkModule {
     return { name: '@google/generative-ai', supported: SUPPORTED_GOOGLE_GENERATIVE_AI_VERSIONS, unsupported: '<0.21 || >=1', shape: 'GenerativeModel.prototype.generateContent' };
-  }
-
-  protected displacedRoutes(): DisplacedRoutes {
-    return NO_DISPLACED_ROUTES;
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
