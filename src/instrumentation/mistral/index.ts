@@ -183,13 +183,8 @@ function tracked(original: AnyFunction, kind: Kind, stream: boolean, tracker: ()
  * reads; a rewrite of the view is carried back onto a copy of the Mistral request.
  */
 async function send(call: TrackedCall, kind: Kind, stream: boolean, request: Params, view: Params, invoke: (request: Params) => unknown): Promise<unknown> {
-  let admitted: Readonly<Params>;
-  try {
-    admitted = await call.admitBody(view);
-  } catch (error) {
-    call.fail(error);
-    throw error;
-  }
+  let admitted = call.admitBody(view);
+  if (admitted instanceof Promise) admitted = await admitted;
   const sendRequest = admitted === view ? request : rewritten(kind, request, admitted);
   let result: unknown;
   try {
