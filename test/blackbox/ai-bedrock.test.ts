@@ -40,8 +40,9 @@ interface Outcome {
  * must do: the app exits by itself, its `first` call goes through, each of `refused` is refused with
  * BudgetExceededError in well under a second, and nothing reaches the provider after the refusal.
  */
-async function runCapped(app: string, service: string, dailyUsd: string, server: StandinServer, refused: readonly string[]): Promise<void> {
+async function runCapped(app: string, service: string, dailyUsd: string, server: StandinServer, refused: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<void> {
   const r = await runRegisteredApp(app, {
+    ...env,
     STANDIN_URL: server.url,
     OTEL_SERVICE_NAME: service,
     OTEL_RESOURCE_ATTRIBUTES: `gen_ai.agent.name=writer,tollgate.budget.daily_usd=${dailyUsd}`,
@@ -81,8 +82,14 @@ void test('AI SDK + Bedrock under a daily cap: priced, then refused before sendi
 void test('Mistral under a daily cap: priced, then refused before sending, not retried by its backoff policy; the app exits by itself', async () => {
   // mistral-small-latest ($0.10 / $0.30 per 1M): the first call (6 in, 13 out = $0.0000045)
   // fits a $0.00001 cap with its 20-token ceiling reserved; after it, no 20-token call fits.
-  await runCapped('test/blackbox/app-mistral.mjs', 'blackbox-mistral', '0.00001', mistralStandin, ['second', 'streamed', 'fim']);
-  const spans = receiver.spans.filter((s) => s.resource['service.name'] === 'blackbox-mistral' && s.attributes['gen_ai.provider.name'] === 'mistral_ai');
+  // MISTRAL_SDK_TELEMETRY=global: the SDK's own spans go to tollgate's (global) provider too.
+  await runCapped('test/blackbox/app-mistral.mjs', 'blackbox-mistral', '0.00001', mistralStandin, ['second', 'streamed', 'fim'], { MISTRAL_SDK_TELEMETRY: 'global' });
+  const service = receiver.spans.filter((s) => s.resource['service.name'] === 'blackbox-mistral' && s.attributes['gen_ai.provider.name'] === 'mistral_ai');
+  const own = service.filter((s) => s.scope === 'mistralai_sdk_tracer');
+  assert.equal(own.length, 1, "the SDK's span of the one call that was sent");
+  assert.equal(own[0]?.attributes['gen_ai.usage.input_tokens'], 6);
+  assert.equal(own[0]?.attributes['tollgate.cost.usd'], undefined, "counted once: by tollgate's span, its parent");
+  const spans = service.filter((s) => s.scope !== 'mistralai_sdk_tracer');
   assert.deepEqual(
     spans.map((s) => [s.attributes['gen_ai.operation.name'], s.attributes['tollgate.policy.action']]),
     [
@@ -92,6 +99,7 @@ void test('Mistral under a daily cap: priced, then refused before sending, not r
       ['text_completion', 'block'],
     ],
   );
+  assert.equal(own[0]?.parentSpanId, spans[0]?.spanId);
   assert.equal(spans[0]?.attributes['gen_ai.usage.input_tokens'], 6);
   assert.equal(spans[0]?.attributes['gen_ai.usage.output_tokens'], 13);
   assert.ok(Math.abs((spans[0]?.attributes['tollgate.cost.usd'] as number) - (6 * 0.1 + 13 * 0.3) / 1e6) < 1e-15);

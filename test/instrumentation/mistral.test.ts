@@ -372,6 +372,27 @@ void describe('bad input', () => {
   });
 });
 
+void describe('message content', () => {
+  void it('recorded on the span when capture is on (plain and streamed), never otherwise', async () => {
+    instrumentation.setConfig({ gate, prices, captureMessageContent: true });
+    try {
+      await mistral().chat.complete({ model: 'mistral-small-latest', messages: MESSAGES });
+      for await (const event of await mistral().chat.stream({ model: 'mistral-small-latest', messages: MESSAGES })) void event;
+    } finally {
+      instrumentation.setConfig({ gate, prices });
+    }
+    const all = spans();
+    assert.equal(all.length, 2);
+    for (const s of all) {
+      assert.deepEqual(JSON.parse(String(s.attributes['gen_ai.input.messages'])), [{ role: 'user', parts: [{ type: 'text', content: PROMPT }] }]);
+      assert.deepEqual(JSON.parse(String(s.attributes['gen_ai.output.messages'])), [{ role: 'assistant', parts: [{ type: 'text', content: ANSWER }] }]);
+    }
+    exporter.reset();
+    await mistral().chat.complete({ model: 'mistral-small-latest', messages: MESSAGES });
+    assert.equal(only().attributes['gen_ai.input.messages'], undefined);
+  });
+});
+
 void describe('disable', () => {
   void it('restores the client: no spans after disable, spans again after enable', async () => {
     instrumentation.disable();

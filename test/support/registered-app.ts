@@ -1,7 +1,9 @@
 /**
  * Runs a test app the way a user runs a service with tollgate: `node --import tollgate/register app`
  * from the repository root (the built package, dist/), with only PATH and the given env. A process
- * that does not exit by itself within `killAfterMs` is killed (`signal` then says so).
+ * that does not exit by itself within `killAfterMs` is killed (`signal` then says so). The default
+ * leaves room for a slow start: under `--import tollgate/register` the ESM loader hook runs for every
+ * module, and importing `@mistralai/mistralai` (1,200+ files) took 8 to 10 s on the loaded test machine.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,7 @@ export interface AppRun {
 }
 
 /** Runs `app` (a path from the repository root) under `--import tollgate/register`. */
-export function runRegisteredApp(app: string, env: Readonly<Record<string, string>>, killAfterMs = 30_000): Promise<AppRun> {
+export function runRegisteredApp(app: string, env: Readonly<Record<string, string>>, killAfterMs = 90_000): Promise<AppRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tollgate/register', app], {
       cwd: root,
