@@ -4,7 +4,8 @@
 //   returns a canned answer, so only client-side work is measured):
 //   - openai: openai-v6 `chat.completions.create` with a `fetch` option (bench/canned.ts);
 //   - ai-sdk: `ai` 7 `generateText` with @ai-sdk/openai's chat model and the same `fetch`;
-//   - bedrock: @aws-sdk/client-bedrock-runtime `ConverseCommand` with an in-memory `requestHandler`.
+//   - bedrock: @aws-sdk/client-bedrock-runtime `ConverseCommand` with an in-memory `requestHandler`;
+//   - mistral: @mistralai/mistralai `chat.complete` with an in-memory `HTTPClient` fetcher.
 // - Modes per client, each in its own worker process (own heap, JIT, module copy patched once):
 //   `bare A` and `bare B` (the same bare client twice: their gap is the A/A noise floor) and
 //   `tollgate` (the instrumentation enabled, cost span processor + batch export to a no-op
@@ -19,9 +20,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { cannedFetch as cannedFetchType } from './canned.ts';
 
-type Client = 'openai' | 'ai-sdk' | 'bedrock';
+type Client = 'openai' | 'ai-sdk' | 'bedrock' | 'mistral';
 type Mode = 'bare A' | 'bare B' | 'tollgate';
-const CLIENTS: readonly Client[] = ['openai', 'ai-sdk', 'bedrock'];
+const ALL_CLIENTS: readonly Client[] = ['openai', 'ai-sdk', 'bedrock', 'mistral'];
+/** BENCH_CLIENTS=openai,mistral measures only these (openai, the reference row, is always kept). */
+const CLIENTS: readonly Client[] = ALL_CLIENTS.filter((c) => c === 'openai' || (process.env['BENCH_CLIENTS'] ?? ALL_CLIENTS.join(',')).split(',').includes(c));
 const MODES: readonly Mode[] = ['bare A', 'tollgate', 'bare B'];
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 30);
 const BATCH = Number(process.env['BENCH_BATCH'] ?? 200);
@@ -37,8 +40,8 @@ interface WorkerSpec {
 async function worker(spec: WorkerSpec): Promise<void> {
   const instrumented = spec.mode === 'tollgate';
   let acknowledged: () => Promise<void> = () => Promise.resolve();
-  if (instrumented && spec.client === 'ai-sdk') {
-    // `ai` 7 is ESM only: the loader hook must be in place before it is imported.
+  if (instrumented && (spec.client === 'ai-sdk' || spec.client === 'mistral')) {
+    // `ai` 7 and @mistralai/mistralai are ESM only: the loader hook must be in place before they are imported.
     const { createAddHookMessageChannel } = await import('import-in-the-middle');
     const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
     register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
@@ -77,7 +80,9 @@ async function worker(spec: WorkerSpec): Promise<void> {
         ? new (await import('../src/instrumentation/openai/index.ts')).OpenAIInstrumentation({ ...config, moduleNames: ['openai-v6'] })
         : spec.client === 'ai-sdk'
           ? new (await import('../src/instrumentation/ai-sdk/index.ts')).AiSdkInstrumentation(config)
-          : new (await import('../src/instrumentation/bedrock/index.ts')).BedrockInstrumentation(config);
+          : spec.client === 'mistral'
+            ? new (await import('../src/instrumentation/mistral/index.ts')).MistralInstrumentation(config)
+            : new (await import('../src/instrumentation/bedrock/index.ts')).BedrockInstrumentation(config);
     instrumentation.setTracerProvider(provider);
     instrumentation.enable();
   }
@@ -120,6 +125,7 @@ async function makeCall(client: Client, require: NodeJS.Require, fetch: ReturnTy
     const model = createOpenAI({ apiKey: 'sk-bench', baseURL: 'http://bench.invalid/v1', fetch }).chat('gpt-4o-mini');
     return () => ai.generateText({ model, messages, maxRetries: 0 });
   }
+  if (client === 'mistral') return mistralCall(messages);
   const { Readable } = await import('node:stream');
   const { BedrockRuntimeClient, ConverseCommand } = require('@aws-sdk/client-bedrock-runtime') as {
     BedrockRuntimeClient: new (o: object) => { send(c: unknown): Promise<unknown> };
@@ -142,6 +148,25 @@ async function makeCall(client: Client, require: NodeJS.Require, fetch: ReturnTy
   const sdk = new BedrockRuntimeClient({ region: 'us-east-1', credentials: { accessKeyId: 'AKIDBENCH', secretAccessKey: 'bench' }, requestHandler, maxAttempts: 1 });
   const bedrockMessages = [{ role: 'user', content: [{ text: messages[0]?.content }] }];
   return () => sdk.send(new ConverseCommand({ modelId: 'us.anthropic.claude-haiku-4-5-20251001-v1:0', messages: bedrockMessages }));
+}
+
+/** @mistralai/mistralai `chat.complete` answered by an in-memory fetcher (same 22 / 3 tokens as the others). */
+async function mistralCall(messages: readonly { role: string; content: string }[]): Promise<Call> {
+  const { HTTPClient, Mistral } = (await import('@mistralai/mistralai')) as unknown as {
+    HTTPClient: new (o: object) => unknown;
+    Mistral: new (o: object) => { chat: { complete(r: object): Promise<unknown> } };
+  };
+  const answer = JSON.stringify({
+    id: 'mistral-bench',
+    object: 'chat.completion',
+    created: 1,
+    model: 'mistral-small-latest',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Atlantic Ocean.' }, finish_reason: 'stop' }],
+    usage: { prompt_tokens: 22, completion_tokens: 3, total_tokens: 25 },
+  });
+  const fetcher = (): Promise<Response> => Promise.resolve(new Response(answer, { status: 200, headers: { 'content-type': 'application/json' } }));
+  const sdk = new Mistral({ apiKey: 'bench', serverURL: 'http://bench.invalid', httpClient: new HTTPClient({ fetcher }) });
+  return () => sdk.chat.complete({ model: 'mistral-small-latest', messages });
 }
 
 // ---------------------------------------------------------------------------

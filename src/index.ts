@@ -43,6 +43,8 @@ export { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index
 export type { GoogleGenAIInstrumentationConfig } from './instrumentation/google-genai/index.ts';
 export { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
 export type { GoogleGenerativeAIInstrumentationConfig } from './instrumentation/google-generative-ai/index.ts';
+export { MistralInstrumentation } from './instrumentation/mistral/index.ts';
+export type { MistralInstrumentationConfig } from './instrumentation/mistral/index.ts';
 
 // Pricing
 export { computeCost, createPriceTable, defaultPriceTable, loadPriceOverrides } from './pricing/index.ts';

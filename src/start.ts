@@ -27,6 +27,7 @@ import { BedrockInstrumentation } from './instrumentation/bedrock/index.ts';
 import type { ContentCaptureMode } from './instrumentation/core/index.ts';
 import { GoogleGenAIInstrumentation } from './instrumentation/google-genai/index.ts';
 import { GoogleGenerativeAIInstrumentation } from './instrumentation/google-generative-ai/index.ts';
+import { MistralInstrumentation } from './instrumentation/mistral/index.ts';
 import { OpenAIInstrumentation } from './instrumentation/openai/index.ts';
 import { createLedger } from './ledger/index.ts';
 import type { Ledger } from './ledger/types.ts';
@@ -118,6 +119,7 @@ export function tollgateInstrumentations(config: { prices?: PriceTable; gate?: C
     new GoogleGenerativeAIInstrumentation(shared),
     new AiSdkInstrumentation(shared),
     new BedrockInstrumentation(shared),
+    new MistralInstrumentation(shared),
   ];
 }
 

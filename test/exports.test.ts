@@ -19,6 +19,7 @@ const EXPECTED = [
   'CostSpanProcessor',
   'LedgerUnavailableError',
   'MemoryLedger',
+  'MistralInstrumentation',
   'OpenAIInstrumentation',
   'TollgateError',
   'computeCost',

@@ -6,8 +6,8 @@
  * `@opentelemetry/exporter-trace-otlp-http` ^0.220, `@opentelemetry/resources` ^2.9 and
  * `@opentelemetry/sdk-trace-base` ^2.9; tollgate bundles its OpenTelemetry SDK packages
  * (`bundleDependencies`) so they stay inside tollgate's own folder and no peer range can conflict.
- * Then a one-call app runs under `node --import tollgate/register` against the Gemini stand-in and
- * its priced span reaches a local OTLP receiver. Slow-ish (pack + install: about a minute).
+ * Then an app runs under `node --import tollgate/register` against the stand-in (one Gemini call,
+ * one call through the ESM-only Mistral client) and its priced spans reach a local OTLP receiver. Slow-ish (pack + install: about a minute).
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -18,6 +18,7 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { geminiRoutes } from '../src/standin/gemini.ts';
+import { mistralRoutes } from '../src/standin/mistral.ts';
 import { startStandinServer, type StandinServer } from '../src/standin/server.ts';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.ts';
 
@@ -48,7 +49,7 @@ let receiver: OtlpReceiver;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'tollgate-pack-'));
-  standin = await startStandinServer({ routes: geminiRoutes() });
+  standin = await startStandinServer({ routes: [...geminiRoutes(), ...mistralRoutes()] });
   receiver = await startOtlpReceiver();
 });
 after(async () => {
@@ -83,6 +84,9 @@ test('the packed tarball installs beside every client without ERESOLVE and price
       "const ai = new GoogleGenAI({ apiKey: 'k', httpOptions: { baseUrl: process.env.STANDIN_URL } });",
       "const r = await ai.models.generateContent({ model: 'gemini-2.5-flash', contents: 'Hello' });",
       'console.log(r.text);',
+      "const { Mistral } = await import('@mistralai/mistralai');",
+      "const mistral = new Mistral({ apiKey: 'k', serverURL: process.env.STANDIN_URL });",
+      "await mistral.chat.complete({ model: 'mistral-small-latest', messages: [{ role: 'user', content: 'Hello' }] });",
       '',
     ].join('\n'),
   );
@@ -112,5 +116,8 @@ test('the packed tarball installs beside every client without ERESOLVE and price
   const spans = receiver.spans.filter((s) => s.resource['service.name'] === 'packaged-app' && s.attributes['gen_ai.provider.name'] === 'gcp.gemini');
   assert.equal(spans.length, 1);
   assert.ok(Number(spans[0]?.attributes['tollgate.cost.usd']) > 0);
-  assert.equal(standin.requests.length, 1);
+  const mistralSpans = receiver.spans.filter((s) => s.resource['service.name'] === 'packaged-app' && s.attributes['gen_ai.provider.name'] === 'mistral_ai');
+  assert.equal(mistralSpans.length, 1);
+  assert.ok(Number(mistralSpans[0]?.attributes['tollgate.cost.usd']) > 0);
+  assert.equal(standin.requests.length, 2);
 });

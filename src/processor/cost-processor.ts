@@ -394,8 +394,16 @@ export class CostSpanProcessor implements SpanProcessor {
   private ending(span: Span): void {
     const carrier = span as unknown as Carrier;
     let state = carrier[this.stateKey];
-    if (state !== undefined) carrier[this.stateKey] = undefined;
-    else {
+    if (state !== undefined) {
+      carrier[this.stateKey] = undefined;
+      // A task root (or a span under a task scope) that started without attributes and got its
+      // GenAI attributes later (Mistral's own spans): an inference call of its own, unless it is
+      // nested in one already (then it is that call, counted by the enclosing span).
+      if (!state.inference && state.call === undefined && isInferenceSpan(span.name, span.attributes)) {
+        state = { ...state, inference: true, tollgate: this.isTollgateScope(span.instrumentationScope) };
+        state.call = state;
+      }
+    } else {
       // Attributes set after start can make a span an inference span only now.
       if (!isInferenceSpan(span.name, span.attributes)) return;
       state = this.lateState(span);

@@ -4,7 +4,7 @@ import { generateText, streamText } from 'ai';
 import { createOpenAI } from '@ai-sdk/openai';
 import { BedrockRuntimeClient, ConverseCommand } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import { performance } from 'node:perf_hooks';
+import { outcome } from './outcome.mjs';
 
 const base = process.env.STANDIN_URL;
 const openai = createOpenAI({ apiKey: 'sk-test', baseURL: `${base}/v1` });
@@ -14,16 +14,6 @@ const bedrock = new BedrockRuntimeClient({
   credentials: { accessKeyId: 'AKIDSTANDIN', secretAccessKey: 'standin-secret' },
   requestHandler: new NodeHttpHandler(),
 });
-
-const outcome = async (fn) => {
-  const started = performance.now();
-  try {
-    await fn();
-    return { ok: true, ms: performance.now() - started };
-  } catch (error) {
-    return { ok: false, error: error.name, ms: performance.now() - started };
-  }
-};
 
 const results = {};
 results.first = await outcome(() => generateText({ model: openai.chat('gpt-4o-mini'), prompt: 'Say hello.', maxOutputTokens: 20 }));

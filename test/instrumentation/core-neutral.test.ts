@@ -45,10 +45,8 @@ async function instrumentedChat(tracker: CallTracker, body: Record<string, unkno
     body,
   };
   const call = tracker.start(spec);
-  const send = await call.admitBody(body).catch((error: unknown) => {
-    call.fail(error);
-    throw error;
-  });
+  // A refusal ends the call (failed) and throws or rejects: nothing is sent.
+  const send = await call.admitBody(body);
   try {
     const response = await call.run(() =>
       fetch(`${server.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(send) }),

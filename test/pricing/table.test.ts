@@ -143,3 +143,21 @@ void test('the built-in table carries output limits and the long-context tiers',
   assert.equal(defaultPriceTable().lookup('gpt-4o').price.maxOutputTokens, 16384);
   assert.equal(defaultPriceTable().lookup('gpt-4o').price.batchDiscount, 0.5);
 });
+
+void test('Mistral models the Mistral client names are priced under gen_ai.provider.name mistral_ai', () => {
+  const table = defaultPriceTable();
+  // USD per million tokens, from the compiled genai-prices data.
+  const expected: readonly (readonly [string, string, number, number])[] = [
+    ['mistral-large-latest', 'mistral-large', 2, 6],
+    ['mistral-small-latest', 'mistral-small-latest', 0.1, 0.3],
+    ['mistral-embed', 'mistral-embed', 0.1, 0.1],
+    ['codestral-latest', 'codestral', 0.3, 0.9],
+    ['codestral-2501', 'codestral', 0.3, 0.9],
+  ];
+  for (const [id, model, input, output] of expected) {
+    const lookup = table.lookup(id, 'mistral_ai');
+    assert.deepEqual([lookup.source, lookup.price.provider, lookup.price.model, lookup.price.input, lookup.price.output], ['table', 'mistral', model, input, output], id);
+  }
+  // Prompt-cache reads have their own rate where Mistral publishes one.
+  assert.equal(table.lookup('mistral-large-2512', 'mistral_ai').price.cacheRead, 0.05);
+});

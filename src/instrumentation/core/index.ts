@@ -14,9 +14,11 @@
  *    (`provider`, `operation`, `model`, `maxTokens` and the body key that holds it, `stream`, `body`,
  *    server address/port: {@link clientInfoReader} reads them from a client with a `baseURL`).
  *    Record the prompt with `call.recordContent('input', messages)` when `call.capture !== 'NO_CONTENT'`.
- * 3. Admit it before anything is sent: `const body = await call.admitBody(spec.body)` resolves to the
- *    body to send (a rewritten copy when the policy changed the model or `max_tokens`), or rejects with
- *    the block error (`BudgetExceededError`): let that reject the caller's call and send nothing.
+ * 3. Admit it before anything is sent: `call.admitBody(spec.body)` gives the body to send (a rewritten
+ *    copy when the policy changed the model or `max_tokens`), synchronously when the gate decided so,
+ *    else as a promise (`if (b instanceof Promise) b = await b` keeps the no-policy path promise-free);
+ *    a refusal ends the call as failed and throws or rejects with the block error
+ *    (`BudgetExceededError`): let that reject the caller's call and send nothing.
  *    A client with a per-attempt hook can call `call.beforeAttempt({ body })` on every attempt instead
  *    (it counts retries and re-applies a rewrite).
  * 4. Send with the span active, `call.run(() => original.call(this, ...))`, so transport spans nest.

@@ -239,13 +239,25 @@ export class TrackedCall {
 
   /**
    * The gate for a client without a `prepareOptions`-style hook: runs {@link beforeAttempt} for one
-   * attempt and resolves to the body to send (the rewritten copy, or `body` itself). Rejects with
-   * the block error when the gate refused the call: send nothing then.
+   * attempt and gives the body to send (the rewritten copy, or `body` itself), synchronously when the
+   * gate decided so (no policy, its `decideNow` fast path: no promise on the hot path), else as a
+   * promise. When the gate refused the call, ends it as failed and throws (or rejects with) the block
+   * error: send nothing then.
    */
-  async admitBody(body: Readonly<Record<string, unknown>>): Promise<Readonly<Record<string, unknown>>> {
+  admitBody(body: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>> {
     const options: { body?: unknown } = { body };
-    await this.beforeAttempt(options);
-    return isRecord(options.body) ? options.body : body;
+    const admitted = (): Readonly<Record<string, unknown>> => (isRecord(options.body) ? options.body : body);
+    const refused = (error: unknown): never => {
+      this.fail(error);
+      throw error;
+    };
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.beforeAttempt(options);
+    } catch (error) {
+      refused(error);
+    }
+    return pending === undefined ? admitted() : pending.then(admitted, refused);
   }
 
   private describe(body: unknown): CallDescription {

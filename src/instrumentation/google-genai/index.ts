@@ -119,15 +119,9 @@ function modelsPrototype(exports: unknown): Record<string, unknown> | undefined 
  * a rewrite of the view is carried back onto a copy of the Gemini parameters.
  */
 async function send(call: TrackedCall, op: Operation, stream: boolean, params: Params, view: Params, invoke: (params: Params) => unknown): Promise<unknown> {
-  const probe: { body?: unknown } = { body: view };
-  try {
-    const pending = call.beforeAttempt(probe);
-    if (pending !== undefined) await pending;
-  } catch (error) {
-    call.fail(error);
-    throw error;
-  }
-  const sendParams = probe.body === view ? params : rewritten(params, probe.body);
+  let admitted = call.admitBody(view);
+  if (admitted instanceof Promise) admitted = await admitted;
+  const sendParams = admitted === view ? params : rewritten(params, admitted);
   let result: unknown;
   try {
     result = await invoke(sendParams);

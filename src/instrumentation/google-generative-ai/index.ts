@@ -97,17 +97,11 @@ export class GoogleGenerativeAIInstrumentation extends ClientInstrumentation<Goo
         reportFault('google-generative-ai (start)', error);
         return original.apply(self, args);
       }
-      const probe: { body?: unknown } = { body: view };
-      try {
-        const pending = call.beforeAttempt(probe);
-        if (pending !== undefined) await pending;
-      } catch (error) {
-        call.fail(error);
-        throw error;
-      }
+      let admitted = call.admitBody(view);
+      if (admitted instanceof Promise) admitted = await admitted;
       let target: ModelLike = self;
-      if (probe.body !== view && isRecord(probe.body)) {
-        const body = probe.body;
+      if (admitted !== view) {
+        const body = admitted;
         if (typeof body['model'] === 'string' && body['model'] !== view['model']) {
           // A view of the model object: the caller's instance keeps its model.
           target = Object.create(self, { model: { value: `models/${body['model']}`, enumerable: true } }) as ModelLike;
