@@ -16,9 +16,10 @@
  *   is atomic, so no cap is ever overshot; a refused call may hold a shared scope's room for
  *   one round trip. Settle / release write each slot separately, idempotently per hold.
  * - Window counters expire by themselves (PEXPIRE to resetAt + grace); task
- *   counters after `idleCounterTtlMillis` without writes. Holds live in a sorted
- *   set scored by expiry, purged inside the scripts, so the room held by a crashed
- *   process comes back after the hold's TTL.
+ *   counters after `idleCounterTtlMillis` without writes. Holds are fields of the
+ *   counter's hash carrying their expiry, swept lazily inside the scripts (redis-scripts.ts;
+ *   layout in docs/ledgers.md), so the room held by a crashed process comes back after the
+ *   hold's TTL.
  * - Time: by default the Redis server's TIME, read inside the scripts, so hosts
  *   with skewed clocks agree on when a hold expires. An injected `now` replaces it
  *   (tests with fake clocks); then every process sharing the ledger must use the
