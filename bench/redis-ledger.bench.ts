@@ -23,21 +23,33 @@ interface Round {
   readonly cpuMicrosPerPair: number;
   readonly serverCpuMicrosPerPair: number;
   readonly commandsPerPair: number;
+  /** Time Redis spent running the commands the client sent (commandstats usec, scripts' redis.calls included). */
+  readonly commandMicrosPerPair: number;
+  /** redis.call's run inside the scripts per pair (0 for the baseline). */
+  readonly innerCallsPerPair: number;
 }
 
 const server = await startRedisServer({ appendOnly: false });
 const admin = new Redis({ host: '127.0.0.1', port: server.port, lazyConnect: true });
 await admin.connect();
 
-async function serverStats(commands: RegExp): Promise<{ cpuMicros: number; calls: number }> {
+async function serverStats(commands: RegExp): Promise<{ cpuMicros: number; calls: number; usec: number; all: number }> {
   const info = String(await admin.info('all'));
   const num = (re: RegExp): number => Number(re.exec(info)?.[1] ?? 0);
   const cpu = num(/used_cpu_user:([\d.]+)/) + num(/used_cpu_sys:([\d.]+)/);
   let calls = 0;
+  let usec = 0;
+  let all = 0;
   // Commands the client sent; redis.call inside a script is counted under its own name, so the
   // ledger counts EVALSHA / EVAL only and the baseline HINCRBY only.
-  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+)/g)) if (commands.test(m[1]!)) calls += Number(m[2]);
-  return { cpuMicros: cpu * 1e6, calls };
+  for (const m of info.matchAll(/cmdstat_(\w+):calls=(\d+),usec=(\d+)/g)) {
+    if (m[1] === 'info') continue;
+    all += Number(m[2]);
+    if (!commands.test(m[1]!)) continue;
+    calls += Number(m[2]);
+    usec += Number(m[3]);
+  }
+  return { cpuMicros: cpu * 1e6, calls, usec, all };
 }
 
 async function measure(pair: () => Promise<void>, commands: RegExp): Promise<Round> {
@@ -68,6 +80,8 @@ async function measure(pair: () => Promise<void>, commands: RegExp): Promise<Rou
     serverCpuMicrosPerPair: (after.cpuMicros - before.cpuMicros) / PAIRS,
     // Counted by the server (EVALSHA / EVAL / HINCRBY calls), between the two INFO reads.
     commandsPerPair: (after.calls - before.calls) / PAIRS,
+    commandMicrosPerPair: (after.usec - before.usec) / PAIRS,
+    innerCallsPerPair: (after.all - before.all - (after.calls - before.calls)) / PAIRS,
   };
 }
 
@@ -108,15 +122,18 @@ const pick = (rs: Round[], k: keyof Round): number => median(rs.map((r) => r[k])
 const fmt = (n: number, d = 0): string => n.toFixed(d);
 
 console.log(`RedisLedger reserve+settle, concurrency ${CONCURRENCY}, ${PAIRS} pairs x ${ROUNDS} rounds (median), redis-server ${server.url}`);
-console.log('| variant | pairs/s | p50 µs | p99 µs | client CPU µs/pair | server CPU µs/pair | round trips/pair |');
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log(
+  '| variant | pairs/s | p50 µs | p99 µs | client CPU µs/pair | server CPU µs/pair | commandstats µs/pair | round trips/pair | redis.calls/pair |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, rs] of [
   ['baseline: 2 x HINCRBY', bareRounds],
   ['RedisLedger reserve + settle', ledgerRounds],
 ] as const) {
   console.log(
     `| ${name} | ${fmt(pick(rs, 'pairsPerSec'))} | ${fmt(pick(rs, 'p50Micros'))} | ${fmt(pick(rs, 'p99Micros'))} | ` +
-      `${fmt(pick(rs, 'cpuMicrosPerPair'), 1)} | ${fmt(pick(rs, 'serverCpuMicrosPerPair'), 1)} | ${fmt(pick(rs, 'commandsPerPair'), 2)} |`,
+      `${fmt(pick(rs, 'cpuMicrosPerPair'), 1)} | ${fmt(pick(rs, 'serverCpuMicrosPerPair'), 1)} | ${fmt(pick(rs, 'commandMicrosPerPair'), 1)} | ` +
+      `${fmt(pick(rs, 'commandsPerPair'), 2)} | ${fmt(pick(rs, 'innerCallsPerPair'), 1)} |`,
   );
 }
 const bareRates = bareRounds.map((r) => r.pairsPerSec);
@@ -128,6 +145,11 @@ console.log(
 console.log(`rounds (pairs/s) baseline: ${bareRates.map((r) => fmt(r)).join(', ')}; ledger: ${ledgerRounds.map((r) => fmt(r.pairsPerSec)).join(', ')}`);
 const target = pick(ledgerRounds, 'pairsPerSec') >= 10_000 ? 'meets' : 'MISSES';
 console.log(`target >= 10,000 pairs/s with <= 2 round trips per call: ${target}`);
+const ratios = ledgerRounds.map((r, i) => r.pairsPerSec / bareRounds[i]!.pairsPerSec);
+console.log(
+  `per-round ratios (ledger / the baseline round before it): ${ratios.map((r) => r.toFixed(2)).join(', ')}; ` +
+    `target >= 0.5x: ${median(ratios) >= 0.5 ? 'meets' : 'MISSES'}`,
+);
 
 await ledger.close();
 bare.disconnect();

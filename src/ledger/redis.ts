@@ -16,9 +16,10 @@
  *   is atomic, so no cap is ever overshot; a refused call may hold a shared scope's room for
  *   one round trip. Settle / release write each slot separately, idempotently per hold.
  * - Window counters expire by themselves (PEXPIRE to resetAt + grace); task
- *   counters after `idleCounterTtlMillis` without writes. Holds live in a sorted
- *   set scored by expiry, purged inside the scripts, so the room held by a crashed
- *   process comes back after the hold's TTL.
+ *   counters after `idleCounterTtlMillis` without writes. Holds are fields of the
+ *   counter's hash carrying their expiry, swept lazily inside the scripts (redis-scripts.ts;
+ *   layout in docs/ledgers.md), so the room held by a crashed process comes back after the
+ *   hold's TTL.
  * - Time: by default the Redis server's TIME, read inside the scripts, so hosts
  *   with skewed clocks agree on when a hold expires. An injected `now` replaces it
  *   (tests with fake clocks); then every process sharing the ledger must use the
@@ -36,7 +37,7 @@
 import { Cluster, Command, Redis } from 'ioredis';
 import type { ConnectionOptions } from 'node:tls';
 import { randomBytes } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
@@ -124,6 +125,8 @@ export class RedisLedger implements Ledger {
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   #seq = 0;
   readonly #buffer: WriteBuffer<Write>;
+  /** The socket is corked until the end of this job's microtasks (see #evalNow). */
+  #corked = false;
   readonly #inflight = new Set<Promise<void>>();
   #lastError: Error | undefined;
   #readyWaiters = new Set<() => void>();
@@ -490,12 +493,24 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * EVALSHA written to the socket now, not at the next auto-pipeline round (a setImmediate
-   * away): a settle issued before the call's promise resolves is on the wire even when the
-   * caller's continuation calls process.exit() (issue #17, defect 8).
+   * EVALSHA written to the socket before the current job's microtasks are done, not at the next
+   * auto-pipeline round (a setImmediate away): a settle issued before the call's promise
+   * resolves is on the wire even when the caller's continuation calls process.exit() (issue #17,
+   * defect 8). The settles issued in one job (many, when one socket read resolved many calls)
+   * go out in one socket write: the socket is corked until a microtask queued before any of
+   * those callers' continuations, so it still comes first.
    */
   async #evalNow(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
     const cmd = new Command('evalsha', [s.sha, numKeys, ...args], { replyEncoding: 'utf8' });
+    const stream = this.#client instanceof Redis ? (this.#client as unknown as { stream?: Socket }).stream : undefined;
+    if (stream !== undefined && !this.#corked) {
+      this.#corked = true;
+      stream.cork();
+      queueMicrotask(() => {
+        this.#corked = false;
+        stream.uncork();
+      });
+    }
     void this.#client.sendCommand(cmd);
     try {
       return await cmd.promise;

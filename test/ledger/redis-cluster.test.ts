@@ -67,6 +67,23 @@ void describe('Redis Cluster', () => {
     assert.throws(() => parseRedisUrl('redis+sentinel://a:1', 'TOLLGATE_LEDGER'), (e: unknown) => e instanceof ConfigError && /master name/.test(e.message));
   });
 
+  it('20 calls waiting for the first connection: all answered, no MaxListenersExceededWarning', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const ledger = new RedisLedger({ url });
+      const scope: BudgetScope = { scope: 'agent.daily', agent: 'waiters', key: 'day:2026-12-03', limitNanos: 1000, resetAt: Date.now() + 3_600_000 };
+      const results = await Promise.all(Array.from({ length: 20 }, () => ledger.reserve({ scopes: [scope], amountNanos: 10, ttlMillis: 60_000 })));
+      assert.equal(results.filter((r) => r.ok).length, 20);
+      await ledger.close();
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.map((w) => `${w.name}: ${w.message}`), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it("keeps each agent's keys in its own slot, agents spread over the three nodes", async () => {
     const ledger = new RedisLedger({ url });
     for (let i = 0; i < 30; i++) {
