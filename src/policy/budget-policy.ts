@@ -18,7 +18,7 @@
 import { context, diag, metrics, trace, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
 import type { TollgateConfig } from '../config/types.ts';
 import type { TaskInfo } from '../context.ts';
-import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
+import { LedgerUnavailableError, refusalError, type BudgetExceededError, type BudgetRefusal, type LedgerRefusal } from '../errors.ts';
 import type { CallDescription, CallGate, CallOutcome, CallSettlement, GateDecision } from '../gate.ts';
 import { boundedNanos, nanosToUsd, MAX_CHARGE_NANOS, NANOS_PER_USD, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
 import { MAX_CALL_DURATION_MS } from '../pricing/index.ts';
@@ -285,12 +285,8 @@ export class BudgetPolicy implements CallGate {
     }
 
     if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') {
-      const error = new TollgateError(
-        'MODEL_UNPRICED',
-        `tollgate: model "${model}" (${provider}) is in no price table and the config says unknownModel: "block"; add it to TOLLGATE_PRICES`,
-      );
       this.#countBlock(agent, model, 'model.unpriced');
-      return { action: 'block', error, reason: `unpriced model ${model}` };
+      return { action: 'block', refusal: { code: 'MODEL_UNPRICED', model, provider }, reason: `unpriced model ${model}` };
     }
 
     const { maxTokens, setMaxTokens } = this.#outputCeiling(call, ceiling, lookup, chat, reasons);
@@ -345,6 +341,7 @@ export class BudgetPolicy implements CallGate {
         st,
         model,
         {
+          code: 'BUDGET_EXCEEDED',
           scope: s.scope,
           agent,
           taskId: task?.id ?? null,
@@ -354,7 +351,6 @@ export class BudgetPolicy implements CallGate {
           estimatedUsd: nanosToUsd(estimate),
           resetAt: s.resetAt === null ? null : new Date(s.resetAt).toISOString(),
         },
-        undefined,
         s.resetAt ?? Infinity,
       );
     }
@@ -399,8 +395,18 @@ export class BudgetPolicy implements CallGate {
           call,
           st,
           model,
-          { scope: 'task.attempts', agent, taskId: task.id, limitUsd: 0, spentUsd: 0, reservedUsd: 0, estimatedUsd: nanosToUsd(estimate), resetAt: null },
-          `tollgate: task ${task.id} of agent "${agent}" made ${attempts} LLM calls, more than maxAttemptsPerTask ${st.limits.maxAttemptsPerTask} (runaway-loop guard)`,
+          {
+            code: 'BUDGET_EXCEEDED',
+            scope: 'task.attempts',
+            agent,
+            taskId: task.id,
+            limitUsd: 0,
+            spentUsd: 0,
+            reservedUsd: 0,
+            estimatedUsd: nanosToUsd(estimate),
+            resetAt: null,
+            guard: { kind: 'attempts', calls: attempts, max: st.limits.maxAttemptsPerTask },
+          },
         );
       }
     }
@@ -413,6 +419,7 @@ export class BudgetPolicy implements CallGate {
           st,
           model,
           {
+            code: 'BUDGET_EXCEEDED',
             scope: 'agent.rate',
             agent,
             taskId: task?.id ?? null,
@@ -421,8 +428,8 @@ export class BudgetPolicy implements CallGate {
             reservedUsd: 0,
             estimatedUsd: nanosToUsd(estimate),
             resetAt: new Date(until).toISOString(),
+            guard: { kind: 'rate' },
           },
-          `tollgate: agent "${agent}" spent $${spent.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${st.limits.rateUsdPerMinute} (runaway-loop guard); blocked until ${new Date(until).toISOString()}`,
           until,
         );
       }
@@ -625,15 +632,7 @@ export class BudgetPolicy implements CallGate {
     };
   }
 
-  #refuse(
-    call: CallDescription,
-    st: AgentState,
-    model: string,
-    details: ConstructorParameters<typeof BudgetExceededError>[0],
-    message: string | undefined,
-    blockedUntil?: number,
-  ): GateDecision {
-    const error = new BudgetExceededError(details, message);
+  #refuse(call: CallDescription, st: AgentState, model: string, details: BudgetRefusal, blockedUntil?: number): GateDecision {
     this.#countBlock(st.name, model, details.scope);
     // Task-level refusals leave the agent free; agent-wide and shared scopes block it until they reset.
     if (blockedUntil !== undefined && !details.scope.startsWith('task')) {
@@ -644,12 +643,12 @@ export class BudgetPolicy implements CallGate {
     }
     if (this.#onExceeded !== undefined) {
       try {
-        this.#onExceeded({ error, agent: st.name, call });
+        this.#onExceeded({ error: refusalError(details), agent: st.name, call });
       } catch (err) {
         this.#warnOnce('onBudgetExceeded', 'tollgate: the onBudgetExceeded callback threw', err);
       }
     }
-    return { action: 'block', error, reason: `budget ${details.scope} exceeded` };
+    return { action: 'block', refusal: details, reason: `budget ${details.scope} exceeded` };
   }
 
   #countBlock(agent: string, model: string, scope: string): void {
@@ -676,14 +675,12 @@ export class BudgetPolicy implements CallGate {
       const ticket: Ticket = { reservation: unchecked ?? null, scopes, state: st, savedRatio: 0, savedModelAttrs: null, done: false };
       return this.#decision(call, model, maxTokens, reasons, ticket, undefined);
     }
-    const error =
+    const refusal: LedgerRefusal =
       err instanceof LedgerUnavailableError
-        ? err
-        : new LedgerUnavailableError(this.#guard.description, err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), {
-            cause: err,
-          });
+        ? { code: 'LEDGER_UNAVAILABLE', ledger: err.ledger, reason: err.reason, cause: err.cause }
+        : { code: 'LEDGER_UNAVAILABLE', ledger: this.#guard.description, reason: err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), cause: err };
     this.#countBlock(st.name, model, 'ledger.unavailable');
-    return { action: 'block', error, reason: 'ledger unavailable (failure=closed)' };
+    return { action: 'block', refusal, reason: 'ledger unavailable (failure=closed)' };
   }
 
   /** Clamp max_tokens on the current model, then walk the ladder; first candidate that reserves wins. */
