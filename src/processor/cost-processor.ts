@@ -102,9 +102,12 @@ export interface CostSpanProcessorOptions {
   /** The price table that prices spans arriving without a cost. */
   readonly prices: PriceTable;
   /**
-   * Milliseconds since the epoch; drives the UTC day / month windows and task TTLs.
+   * Clock in epoch ms (the name every tollgate option uses); drives the UTC day / month windows
+   * and task TTLs.
    * @default Date.now
    */
+  readonly now?: () => number;
+  /** @deprecated Use `now`; read only when `now` is not given. */
   readonly clock?: () => number;
   /** Meter for the cost metrics. Wins over `meterProvider`. */
   readonly meter?: Meter;
@@ -201,7 +204,7 @@ const MAX_CACHED_SERIES = 4_096;
  */
 export class CostSpanProcessor implements SpanProcessor {
   private readonly prices: PriceTable;
-  private readonly clock: () => number;
+  private readonly now: () => number;
   private readonly instruments: CostInstruments;
   private readonly onForeignSpend: ((spend: ForeignSpend) => void) | undefined;
   private readonly onTaskEnd: ((task: TaskEnd) => void) | undefined;
@@ -240,7 +243,7 @@ export class CostSpanProcessor implements SpanProcessor {
       throw new ConfigError('CostSpanProcessor options.prices', options?.prices, 'a PriceTable (createPriceTable() / defaultPriceTable())');
     }
     this.prices = options.prices;
-    this.clock = options.clock ?? Date.now;
+    this.now = options.now ?? options.clock ?? Date.now;
     const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(TOLLGATE_SCOPE_PREFIX);
     this.instruments = new CostInstruments(meter);
     const policy = options.policy;
@@ -288,7 +291,7 @@ export class CostSpanProcessor implements SpanProcessor {
    * trace id of a task that is a trace), while it is in the table.
    */
   getSpend(query: { agent?: string; taskId?: string } = {}): SpendReport {
-    const now = this.clock();
+    const now = this.now();
     this.refreshWindows(now);
     const agents: Record<string, AgentSpend> = {};
     let report: Omit<SpendReport, 'task' | 'agents' | 'at'>;
@@ -348,7 +351,7 @@ export class CostSpanProcessor implements SpanProcessor {
     let task: TaskEntry | undefined;
     if (isRoot || inference) {
       const id = explicitTask?.id ?? span.spanContext().traceId;
-      const now = this.clock();
+      const now = this.now();
       if (isRoot) {
         task = this.tasks.openTask(id, explicitTask?.type ?? str(attrs[ATTR_TASK_TYPE]), now);
         task.openRoots++;
@@ -405,7 +408,7 @@ export class CostSpanProcessor implements SpanProcessor {
   }
 
   private lateState(span: Span): SpanState {
-    const now = this.clock();
+    const now = this.now();
     const id = span.spanContext().traceId;
     let task = this.tasks.get(id);
     let isRoot = false;
@@ -506,7 +509,7 @@ export class CostSpanProcessor implements SpanProcessor {
     const failedNanos = failed ? nanos : 0;
     const inTok = usage?.inputTokens ?? 0;
     const outTok = usage?.outputTokens ?? 0;
-    const now = this.clock();
+    const now = this.now();
     this.refreshWindows(now);
     const a = this.agentRollup(agent);
     const combo = a.combo(agent, model, taskType, this.comboBudget);
@@ -606,7 +609,7 @@ export class CostSpanProcessor implements SpanProcessor {
   }
 
   private finishTask(task: TaskEntry): void {
-    this.tasks.finish(task, this.clock());
+    this.tasks.finish(task, this.now());
     if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
         this.onTaskEnd({ id: task.id, type: task.type, costUsd: nanosToUsd(task.costNanos), calls: task.calls, attempts: task.attempts });
