@@ -39,6 +39,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
+import { within, withTimeout } from '../internal/deadline.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
 import { detachFromEventLoop } from './redis-lifecycle.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
@@ -530,27 +531,23 @@ export class RedisLedger implements Ledger {
   }
 
   /** Resolves when the client is ready; rejects (not-sent) at the deadline, or at the first connection error when `failFast`. */
-  #waitReady(deadline: number, failFast: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.#client.status === 'ready') {
-        resolve();
-        return;
-      }
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#readyWaiters.delete(done);
-        if (failFast) this.#client.off('error', onError);
-        if (this.#client.status === 'ready') resolve();
-        else reject(notSent(this.#closed ? 'ledger closed' : undefined));
-      };
-      const onError = (): void => done();
-      this.#readyWaiters.add(done);
-      // Only connect() fails at the first error; calls waiting for the connection add no listener each.
-      if (failFast) this.#client.on('error', onError);
+  async #waitReady(deadline: number, failFast: boolean): Promise<void> {
+    const ready = (): boolean => this.#client.status === 'ready';
+    if (ready()) return;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = () => resolve()));
+    this.#readyWaiters.add(wake);
+    // Only connect() fails at the first error; calls waiting for the connection add no listener each.
+    if (failFast) this.#client.on('error', wake);
+    try {
       // Ref'd: the connection's socket is not (redis-lifecycle.ts), so this bounded wait is what
       // keeps the process alive while a caller (or close) waits for Redis.
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-    });
+      await within(woken, deadline - Date.now(), { ref: true });
+    } finally {
+      this.#readyWaiters.delete(wake);
+      if (failFast) this.#client.off('error', wake);
+    }
+    if (!ready()) throw notSent(this.#closed ? 'ledger closed' : undefined);
   }
 
   #warnDown(err: unknown): void {
@@ -664,23 +661,5 @@ function reason(err: unknown, timeoutMillis: number, tls: boolean): string {
 }
 
 function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
-  const left = deadline - Date.now();
-  if (left <= 0) {
-    p.catch(() => {});
-    return Promise.reject(new Error('Command timed out'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Command timed out')), left);
-    timer.unref();
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return withTimeout(p, deadline - Date.now(), () => new Error('Command timed out'));
 }

@@ -4,6 +4,7 @@
  * name is normalised and matched once, then memoised (bounded).
  */
 import { diag } from '@opentelemetry/api';
+import { DAY_MILLIS } from '../internal/utc.ts';
 import data from './data/prices.json' with { type: 'json' };
 import type { PriceData, PriceDataModel } from './data.ts';
 import { compileGlob, compileMatch, type Matcher, type MatchRule } from './match.ts';
@@ -368,7 +369,7 @@ let staleWarned = false;
 export function warnIfPricesStale(asOf: string, now: number = Date.now()): boolean {
   const built = Date.parse(`${asOf}T00:00:00Z`);
   if (staleWarned || Number.isNaN(built)) return false;
-  const days = Math.floor((now - built) / 86_400_000);
+  const days = Math.floor((now - built) / DAY_MILLIS);
   if (days <= STALE_PRICES_DAYS) return false;
   staleWarned = true;
   const message =
