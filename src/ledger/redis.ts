@@ -40,6 +40,7 @@ import { isIP } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { within, withTimeout } from '../internal/deadline.ts';
+import { DAY_MILLIS } from '../internal/utc.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
 import { detachFromEventLoop } from './redis-lifecycle.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
@@ -66,7 +67,7 @@ export interface RedisLedgerOptions {
   readonly windowGraceMillis?: number;
   /** How long a task counter (`resetAt: null`) is kept after its last write. @default 604_800_000 (7 days) */
   readonly idleCounterTtlMillis?: number;
-  /** How long an expired hold is remembered, so a late settle charges it exactly once. @default 86_400_000 (1 day) */
+  /** How long an expired hold is remembered, so a late settle charges it exactly once. @default one day */
   readonly expiredHoldRetentionMillis?: number;
   /** Most writes (settle / release / record) buffered while Redis is away; the oldest are dropped beyond it. @default 100_000 */
   readonly maxBufferedWrites?: number;
@@ -146,7 +147,7 @@ export class RedisLedger implements Ledger {
     this.#now = options.now;
     this.#grace = String(positive('windowGraceMillis', options.windowGraceMillis, 3_600_000));
     this.#idle = String(positive('idleCounterTtlMillis', options.idleCounterTtlMillis, 604_800_000));
-    this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, 86_400_000));
+    this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, DAY_MILLIS));
     const maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
     const retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
     this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);

@@ -42,13 +42,14 @@
  * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
 import { metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
+import { hrTimeToMilliseconds, hrTimeToSeconds } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
-import { isThenable } from '../internal/values.ts';
+import { isThenable, str } from '../internal/values.ts';
 import { warnOnce } from '../internal/warn-once.ts';
-import { nanosToUsd, NANOS_PER_USD } from '../internal/money.ts';
+import { nanosToUsd, usdToNanos } from '../internal/money.ts';
 import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
@@ -485,7 +486,7 @@ export class CostSpanProcessor implements SpanProcessor {
       fallback = attrs[ATTR_COST_SOURCE] === 'fallback';
     } else if (usage !== undefined) {
       // The price in force when the call STARTED (the span's start, not this clock), on the tier that served it.
-      startMs = span.startTime[0] * 1000 + span.startTime[1] / 1e6;
+      startMs = hrTimeToMilliseconds(span.startTime);
       const priced = priceCall(this.prices, usage, model, provider, startMs, serviceTierOf(attrs));
       // A span that came without a cost (a foreign instrumentation's): priced here, once.
       costUsd = writeCostAttributes(span, priced);
@@ -502,7 +503,7 @@ export class CostSpanProcessor implements SpanProcessor {
     }
 
     // Rollups: integer nano-USD into accumulators found once per (agent, model, task type).
-    const nanos = Math.round(costUsd * NANOS_PER_USD);
+    const nanos = usdToNanos(costUsd);
     const attemptsAttr = attrs[ATTR_ATTEMPTS];
     const attempts = typeof attemptsAttr === 'number' && attemptsAttr >= 1 ? Math.floor(attemptsAttr) : 1;
     const failedAttempts = failed ? attempts : attempts - 1;
@@ -544,7 +545,7 @@ export class CostSpanProcessor implements SpanProcessor {
     const ins = this.instruments;
     ins.cost.add(costUsd, combo.costAttributes(provider, operation));
     if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
-    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo, startMs ?? span.startTime[0] * 1000 + span.startTime[1] / 1e6, serviceTierOf(attrs));
+    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo, startMs ?? hrTimeToMilliseconds(span.startTime), serviceTierOf(attrs));
     // The GenAI client histograms, unless the span's instrumentation, or another one that
     // traced the same call (a span of its call group), records them itself: two series of
     // one call under two scopes double every token sum.
@@ -556,7 +557,7 @@ export class CostSpanProcessor implements SpanProcessor {
         if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, conv.output);
       }
       const d = span.duration;
-      ins.duration.record(d[0] + d[1] / 1e9, failed ? conv.failed(str(errorAttr) ?? '_OTHER') : conv.ok);
+      ins.duration.record(hrTimeToSeconds(d), failed ? conv.failed(str(errorAttr) ?? '_OTHER') : conv.ok);
     }
 
     if (pricedHere && this.onForeignSpend !== undefined) {
@@ -710,10 +711,6 @@ function withoutCacheReads(usage: Usage): Usage {
   if (usage.reasoningTokens !== undefined) u.reasoningTokens = usage.reasoningTokens;
   if (usage.batch !== undefined) u.batch = usage.batch;
   return u;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 function positive(v: number | undefined, dflt: number, name: string): number {

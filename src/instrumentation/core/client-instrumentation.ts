@@ -7,6 +7,7 @@
 import { diag } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { isRecord } from '../../internal/values.ts';
+import { WarnOnce } from '../../internal/warn-once.ts';
 import type { TollgateInstrumentationConfig } from './settings.ts';
 import { serverOf } from './text.ts';
 import { CallTracker } from './tracked-call.ts';
@@ -36,15 +37,13 @@ export interface SdkModule {
 /** A method being wrapped. */
 export type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
-const printed = new Set<string>();
+/** Messages already printed on the console (a handful: one per unsupported client version). */
+const printed = new WarnOnce(16);
 
 /** Warns through diag and, once per message, on the console: diag is silent unless the app set a logger. */
 export function loudWarn(message: string): void {
   diag.warn(message);
-  if (!printed.has(message) && printed.size < 16) {
-    printed.add(message);
-    console.warn(message);
-  }
+  if (printed.first(message)) console.warn(message);
 }
 
 /**

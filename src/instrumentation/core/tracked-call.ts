@@ -9,6 +9,7 @@
  */
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { hrTimeToMilliseconds, isTimeInputHrTime } from '@opentelemetry/core';
 import { agentFromContext, taskFromContext } from '../../context.ts';
 import { BudgetExceededError, LedgerUnavailableError, refusalError } from '../../errors.ts';
 import { ALLOW_ALL } from '../../gate.ts';
@@ -439,7 +440,7 @@ const BLOCK: GateDecision = { action: 'block' };
 /** A span's start time in epoch ms (the SDK span's `startTime`), else now. */
 function spanStartMs(span: Span): number {
   const start = (span as { startTime?: unknown }).startTime;
-  return Array.isArray(start) && typeof start[0] === 'number' && typeof start[1] === 'number' ? start[0] * 1000 + start[1] / 1e6 : Date.now();
+  return isTimeInputHrTime(start) ? hrTimeToMilliseconds(start) : Date.now();
 }
 
 function blockErrorFor(decision: GateDecision, spec: CallSpec, agent: string | undefined, task: CallDescription['task']): Error {
