@@ -126,22 +126,34 @@ export interface ClientInfo {
 }
 
 /**
+ * A reader of what a client object says about itself (its {@link ClientInfo}, or more), worked
+ * out once per client object by `describe`; `none` for a value that is not an object.
+ */
+export function perClient<I>(describe: (client: object) => I, none: I): (client: unknown) => I {
+  const infos = new WeakMap<object, I>();
+  return (client: unknown): I => {
+    if (typeof client !== 'object' || client === null) return none;
+    let info = infos.get(client);
+    if (info === undefined) {
+      info = describe(client);
+      infos.set(client, info);
+    }
+    return info;
+  };
+}
+
+/**
  * A memoised reader of {@link ClientInfo} for client objects that carry their base URL in
  * `baseURL` (the Stainless clients, and most others): read once per client object.
  * @param providerOf names the provider from the client and its host (`''` when unknown)
  * @param fallback the provider named for a value that is not a client object
  */
 export function clientInfoReader(providerOf: (client: object, host: string) => string, fallback: string): (client: unknown) => ClientInfo {
-  const infos = new WeakMap<object, ClientInfo>();
-  const none: ClientInfo = { provider: fallback, address: undefined, port: undefined };
-  return (client: unknown): ClientInfo => {
-    if (typeof client !== 'object' || client === null) return none;
-    let info = infos.get(client);
-    if (info === undefined) {
+  return perClient<ClientInfo>(
+    (client) => {
       const server = serverOf((client as { baseURL?: unknown }).baseURL);
-      info = { provider: providerOf(client, server?.address ?? ''), address: server?.address, port: server?.port };
-      infos.set(client, info);
-    }
-    return info;
-  };
+      return { provider: providerOf(client, server?.address ?? ''), address: server?.address, port: server?.port };
+    },
+    { provider: fallback, address: undefined, port: undefined },
+  );
 }
