@@ -15,7 +15,7 @@
  *     scopes) with a TTL; if no room and on_exceed=downgrade: clamp max_tokens (not below the
  *     floor), then walk the model ladder (downgrade.ts); else block.
  *
- * A block carries a refusal, values (refusals.ts); the instrumentation builds the error. The
+ * A block carries a refusal, plain values (refusals.ts); the instrumentation builds the error. The
  * parts live beside this file: routing.ts, estimate.ts (worst case, output ceiling), agents.ts
  * (per-agent state), ledger-guard.ts (every ledger call: timeouts, fail-fast, writes),
  * waiters.ts (the wait option), status.ts (getAgentStatus).
