@@ -8,8 +8,9 @@ import { harness, nanos, points } from './harness.ts';
 void test('cost, cache saving, token and duration histograms, fallback counter: exact values, no task ids', async () => {
   const h = harness();
   const t = h.provider.getTracer('lib');
-  // Epoch times: the SDK reads a number below performance.now() as a relative time and one above
-  // as epoch ms, so bare offsets (5000) flipped meaning with how long the process had been up.
+  // Times are offsets from an epoch instant: the SDK reads a number at or below
+  // performance.now() as a performance-clock time, so small literals made the durations
+  // depend on how long the test process had been running.
   const t0 = Date.now() - 60_000;
   const chat = (extra: Record<string, string | number>, startMs: number, endMs: number) => {
     const s = t.startSpan('chat', { startTime: t0 + startMs, attributes: { 'gen_ai.operation.name': 'chat', 'gen_ai.provider.name': 'openai', 'server.address': 'api.example', 'server.port': 443, ...extra } });
