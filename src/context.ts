@@ -13,6 +13,7 @@
  */
 import { context, createContextKey, propagation, trace, type Context, type Span } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
+import { isThenable } from './internal/values.ts';
 
 const AGENT_KEY = createContextKey('tollgate.agent');
 const TASK_KEY = createContextKey('tollgate.task');
@@ -105,10 +106,6 @@ export function withTask<T>(task: { id?: string; type?: string }, fn: () => T): 
     settle(scope);
   }
   return result;
-}
-
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as { then?: unknown }).then === 'function';
 }
 
 function settle(scope: TaskScope): void {

@@ -153,16 +153,93 @@ export class ConfigError extends TollgateError {
 export class LedgerUnavailableError extends TollgateError {
   /** The ledger, without credentials, e.g. `redis://127.0.0.1:6379/0`. */
   readonly ledger: string;
+  /** What went wrong, e.g. `no answer within 1000 ms` (the message's tail). */
+  readonly reason: string;
 
-  constructor(ledger: string, message: string, options?: { cause?: unknown }) {
-    super('LEDGER_UNAVAILABLE', `tollgate: ledger ${ledger} unavailable: ${message}`, options);
+  constructor(ledger: string, reason: string, options?: { cause?: unknown }) {
+    super('LEDGER_UNAVAILABLE', `tollgate: ledger ${ledger} unavailable: ${reason}`, options);
     this.name = 'LedgerUnavailableError';
     this.ledger = ledger;
+    this.reason = reason;
     Object.defineProperty(this, kLedgerUnavailable, { value: true });
   }
 
   static override [Symbol.hasInstance](instance: unknown): boolean {
     return hasBrand(instance, kLedgerUnavailable);
+  }
+}
+
+/**
+ * Why the gate refused a call, as plain values: what a `GateDecision` of `block` carries
+ * (docs/api.md, "Errors"). The instrumentation, the one place that throws, builds the error from
+ * it with {@link refusalError}.
+ */
+export type Refusal = BudgetRefusal | LedgerRefusal | UnpricedRefusal;
+
+/** A call that does not fit a budget, or that a runaway-loop guard stopped. */
+export interface BudgetRefusal extends BudgetExceededDetails {
+  readonly code: 'BUDGET_EXCEEDED';
+  /** Set when a runaway-loop guard refused: the task's calls and its cap (`task.attempts`), or the USD-per-minute rate (`agent.rate`). */
+  readonly guard?: { readonly kind: 'attempts'; readonly calls: number; readonly max: number } | { readonly kind: 'rate' };
+}
+
+/** The ledger could not answer and the failure policy is `closed`. */
+export interface LedgerRefusal {
+  readonly code: 'LEDGER_UNAVAILABLE';
+  /** The ledger, without credentials. */
+  readonly ledger: string;
+  readonly reason: string;
+  readonly cause?: unknown;
+}
+
+/** The model is in no price table and the config says `unknownModel: "block"`. */
+export interface UnpricedRefusal {
+  readonly code: 'MODEL_UNPRICED';
+  readonly model: string;
+  readonly provider: string;
+}
+
+/** One error per refusal: the error thrown into the call and the one `onBudgetExceeded` sees are the same object. */
+const refusalErrors = new WeakMap<Refusal, TollgateError>();
+
+/** The error a refusal throws (the same object for the same refusal). */
+export function refusalError(refusal: BudgetRefusal): BudgetExceededError;
+export function refusalError(refusal: LedgerRefusal): LedgerUnavailableError;
+export function refusalError(refusal: Refusal): TollgateError;
+export function refusalError(refusal: Refusal): TollgateError {
+  let error = refusalErrors.get(refusal);
+  if (error === undefined) {
+    error = buildRefusalError(refusal);
+    refusalErrors.set(refusal, error);
+  }
+  return error;
+}
+
+function buildRefusalError(r: Refusal): TollgateError {
+  switch (r.code) {
+    case 'BUDGET_EXCEEDED': {
+      const { code: _code, guard, ...details } = r;
+      if (guard?.kind === 'attempts') {
+        return new BudgetExceededError(
+          details,
+          `tollgate: task ${r.taskId} of agent "${r.agent}" made ${guard.calls} LLM calls, more than maxAttemptsPerTask ${guard.max} (runaway-loop guard)`,
+        );
+      }
+      if (guard?.kind === 'rate') {
+        return new BudgetExceededError(
+          details,
+          `tollgate: agent "${r.agent}" spent $${r.spentUsd.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${r.limitUsd} (runaway-loop guard); blocked until ${r.resetAt}`,
+        );
+      }
+      return new BudgetExceededError(details);
+    }
+    case 'LEDGER_UNAVAILABLE':
+      return new LedgerUnavailableError(r.ledger, r.reason, r.cause === undefined ? undefined : { cause: r.cause });
+    case 'MODEL_UNPRICED':
+      return new TollgateError(
+        'MODEL_UNPRICED',
+        `tollgate: model "${r.model}" (${r.provider}) is in no price table and the config says unknownModel: "block"; add it to TOLLGATE_PRICES`,
+      );
   }
 }
 

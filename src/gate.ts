@@ -1,8 +1,8 @@
 /**
  * The seam between an instrumentation and the budget policy. Before a request
  * is built, the instrumentation describes the call and awaits `admit`; the
- * answer lets it go, rewrites model / max_tokens, or blocks it (the
- * instrumentation throws the error; the policy only decides). When the call
+ * answer lets it go, rewrites model / max_tokens, or blocks it (the decision
+ * carries values; the instrumentation builds the error from them and throws it). When the call
  * ends, the instrumentation reports the real cost through `complete`, or
  * `abort` when it failed without usage.
  *
@@ -11,6 +11,7 @@
  * (the budget policy), so that spend reaches the ledger and task history feeds the `auto` cap.
  */
 import type { TaskInfo } from './context.ts';
+import type { Refusal } from './errors.ts';
 
 export interface CallDescription {
   /** `openai`, `anthropic`, `azure.ai.openai`, ... */
@@ -39,7 +40,15 @@ export interface GateDecision {
   readonly maxTokens?: number;
   /** Why a rewrite or block happened, for `tollgate.policy.reason`. */
   readonly reason?: string;
-  /** With `block`: the error the instrumentation throws (a BudgetExceededError or LedgerUnavailableError). */
+  /**
+   * With `block`: why, as values (scope, limit, spent, reserved, window, ...). The instrumentation
+   * builds the error it throws from them (`refusalError` in errors.ts).
+   */
+  readonly refusal?: Refusal;
+  /**
+   * @deprecated A ready-made error, for gates written before `refusal`: thrown as is when a `block`
+   * carries no `refusal`. Tollgate's own policy never sets it.
+   */
   readonly error?: Error;
   /** Opaque handle passed back to complete / abort. */
   readonly ticket?: unknown;

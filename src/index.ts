@@ -13,7 +13,7 @@ export type { TaskInfo, WithAgentOptions } from './context.ts';
 
 // Errors
 export { TollgateError, BudgetExceededError, ConfigError, LedgerUnavailableError } from './errors.ts';
-export type { BudgetExceededDetails, TollgateErrorCode } from './errors.ts';
+export type { BudgetExceededDetails, TollgateErrorCode, Refusal, BudgetRefusal, LedgerRefusal, UnpricedRefusal } from './errors.ts';
 
 // Span processor and rollups
 export { CostSpanProcessor, tollgateSpanProcessors, getSpend } from './processor/index.ts';

@@ -11,6 +11,7 @@
 import { diag } from '@opentelemetry/api';
 import { createAddHookMessageChannel } from 'import-in-the-middle';
 import { register } from 'node:module';
+import { TIMED_OUT, within } from './internal/deadline.ts';
 import { startTollgate, type Tollgate } from './start.ts';
 
 const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
@@ -24,9 +25,6 @@ let flushing: Promise<'done' | 'late'> | undefined;
 /** Flushes spans, metrics and spend once, for at most `exitTimeoutMillis`; warns when that runs out. */
 async function flushOnce(): Promise<'done' | 'late'> {
   const limit = tollgate.config.exitTimeoutMillis;
-  let timer: NodeJS.Timeout | undefined;
-  // Ref'd on purpose: it is what ends a flush stuck on an unreachable collector or ledger.
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), limit)));
   const flushed = tollgate.shutdown().then(
     () => 'done' as const,
     (err: unknown) => {
@@ -34,8 +32,8 @@ async function flushOnce(): Promise<'done' | 'late'> {
       return 'done' as const;
     },
   );
-  const outcome = await Promise.race([flushed, late]);
-  clearTimeout(timer);
+  // Ref'd on purpose: the deadline is what ends a flush stuck on an unreachable collector or ledger.
+  const outcome = (await within(flushed, limit, { ref: true })) === TIMED_OUT ? 'late' : 'done';
   if (outcome === 'late') {
     const message = `tollgate: the flush at exit did not finish within ${limit} ms (TOLLGATE_EXIT_TIMEOUT_MILLIS): the collector or ledger is unreachable; spans or spend not yet written are lost`;
     diag.warn(message);

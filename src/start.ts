@@ -86,6 +86,8 @@ export interface TollgateOptions {
    */
   readonly trustBaggageAgent?: boolean;
   /** Clock in epoch ms, for windows and reservations (tests). @default Date.now */
+  readonly now?: () => number;
+  /** @deprecated Use `now`; read only when `now` is not given. */
   readonly clock?: () => number;
 }
 
@@ -160,13 +162,14 @@ export async function startTollgate(options: TollgateOptions = {}): Promise<Toll
   const exportProcessors = options.spanProcessors !== undefined ? [...options.spanProcessors] : spanExportProcessorsFromEnv(env);
   const readers = options.metricReaders !== undefined ? [...options.metricReaders] : metricReadersFromEnv(env);
 
+  const now = options.now ?? options.clock;
   const ledger =
     typeof options.ledger === 'object'
       ? options.ledger
       : await createLedger(config.ledger, {
           source: config.ledgerSource,
           failure: config.ledgerFailure,
-          ...(options.clock === undefined ? {} : { now: options.clock }),
+          ...(now === undefined ? {} : { now }),
         });
 
   const meterProvider = new MeterProvider({ resource, readers });
@@ -178,12 +181,12 @@ export async function startTollgate(options: TollgateOptions = {}): Promise<Toll
     meter,
     ...(options.route === undefined ? {} : { route: options.route }),
     ...(options.onBudgetExceeded === undefined ? {} : { onBudgetExceeded: options.onBudgetExceeded }),
-    ...(options.clock === undefined ? {} : { now: options.clock }),
+    ...(now === undefined ? {} : { now }),
   });
   const processor = new CostSpanProcessor({
     prices,
     meter,
-    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(now === undefined ? {} : { now }),
     ...(options.trustBaggageAgent === undefined ? {} : { trustBaggageAgent: options.trustBaggageAgent }),
     policy,
   });

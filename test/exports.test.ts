@@ -77,3 +77,26 @@ test('errors are recognised with instanceof across two copies of the package', a
   assert.equal(cfg.code, 'CONFIG_INVALID');
   assert.ok(!(new Error('x') instanceof a.TollgateError));
 });
+
+test('error codes are a closed list: the union in errors.ts, the list docs/api.md gives, and what each error carries', async () => {
+  const errorsText = readFileSync(new URL('../src/errors.ts', import.meta.url), 'utf8');
+  const union = /export type TollgateErrorCode = ([^;]+);/.exec(errorsText)?.[1];
+  assert.ok(union !== undefined, 'TollgateErrorCode is a union type');
+  const codes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]).sort();
+  assert.equal(codes.length, union.split('|').length, 'every member is a string literal');
+  const api = readFileSync(new URL('../docs/api.md', import.meta.url), 'utf8');
+  const documented = /closed list \(`TollgateErrorCode`:([^)]+)\)/.exec(api)?.[1];
+  assert.ok(documented !== undefined, 'docs/api.md lists the codes');
+  assert.deepEqual([...documented.matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]).sort(), codes);
+
+  const e = await import('../src/errors.ts');
+  const { REPORT_INPUT_ERROR } = await import('../src/report/reader.ts');
+  const carried = [
+    new e.BudgetExceededError({ scope: 'task', agent: 'a', taskId: null, limitUsd: 1, spentUsd: 1, reservedUsd: 0, estimatedUsd: 0, resetAt: null }).code,
+    new e.ConfigError('x', 1, 'y').code,
+    new e.LedgerUnavailableError('memory', 'down').code,
+    e.refusalError({ code: 'MODEL_UNPRICED', model: 'm', provider: 'p' }).code,
+    REPORT_INPUT_ERROR,
+  ].sort();
+  assert.deepEqual(carried, codes);
+});

@@ -8,7 +8,7 @@ import (
 //
 //	processors:
 //	  tollgate:
-//	    prices_file: ${env:TOLLGATE_PRICES:-}   # optional override file, SPEC "Price override file"
+//	    prices_file: ${env:TOLLGATE_PRICES:-}   # optional override file, docs/pricing.md "Price override file (`TOLLGATE_PRICES`)"
 //	    table_file: ""                          # optional compiled table replacing the built-in one
 type Config struct {
 	// PricesFile is an operator's price override file in the TOLLGATE_PRICES format

@@ -7,9 +7,11 @@
  */
 import type AnthropicClient from '@anthropic-ai/sdk';
 import type { Attributes } from '@opentelemetry/api';
+import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import type OpenAIClient from 'openai';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { createRequire } from 'node:module';
+import { str } from '../internal/values.ts';
 import { spanExportProcessorsFromEnv } from '../otel/exporters.ts';
 import {
   ATTR_COST_USD,
@@ -131,12 +133,12 @@ export async function runPhase(request: PhaseRequest, env: NodeJS.ProcessEnv, on
 function toCallRecord(span: ReadableSpan): CallRecord {
   const a = span.attributes;
   return {
-    agent: str(a, ATTR_GEN_AI_AGENT_NAME) ?? '',
-    taskId: str(a, ATTR_TASK_ID) ?? '',
-    taskType: str(a, ATTR_TASK_TYPE) ?? '',
-    provider: str(a, ATTR_GEN_AI_PROVIDER_NAME) ?? '',
-    model: str(a, ATTR_GEN_AI_REQUEST_MODEL) ?? '',
-    originalModel: str(a, ATTR_POLICY_ORIGINAL_MODEL) ?? null,
+    agent: str(a[ATTR_GEN_AI_AGENT_NAME]) ?? '',
+    taskId: str(a[ATTR_TASK_ID]) ?? '',
+    taskType: str(a[ATTR_TASK_TYPE]) ?? '',
+    provider: str(a[ATTR_GEN_AI_PROVIDER_NAME]) ?? '',
+    model: str(a[ATTR_GEN_AI_REQUEST_MODEL]) ?? '',
+    originalModel: str(a[ATTR_POLICY_ORIGINAL_MODEL]) ?? null,
     maxTokens: num(a, ATTR_GEN_AI_REQUEST_MAX_TOKENS) ?? null,
     originalMaxTokens: num(a, ATTR_POLICY_ORIGINAL_MAX_TOKENS) ?? null,
     inputTokens: num(a, ATTR_GEN_AI_USAGE_INPUT_TOKENS) ?? 0,
@@ -144,15 +146,10 @@ function toCallRecord(span: ReadableSpan): CallRecord {
     cacheReadTokens: num(a, ATTR_GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS) ?? 0,
     cacheWriteTokens: num(a, ATTR_GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS) ?? 0,
     costUsd: num(a, ATTR_COST_USD) ?? 0,
-    action: str(a, ATTR_POLICY_ACTION) ?? 'allow',
-    reason: str(a, ATTR_POLICY_REASON) ?? null,
-    startMs: span.startTime[0] * 1000 + span.startTime[1] / 1e6,
+    action: str(a[ATTR_POLICY_ACTION]) ?? 'allow',
+    reason: str(a[ATTR_POLICY_REASON]) ?? null,
+    startMs: hrTimeToMilliseconds(span.startTime),
   };
-}
-
-function str(a: Attributes, key: string): string | undefined {
-  const v = a[key];
-  return typeof v === 'string' ? v : undefined;
 }
 
 function num(a: Attributes, key: string): number | undefined {

@@ -7,6 +7,7 @@
  * request. Everything else is answered by the stand-in unchanged.
  */
 import { AnthropicPromptCache, answerMessages, anthropicRoutes, standinTokens, writeReply, type AnthropicReply } from '../standin/anthropic.ts';
+import { isRecord } from '../internal/values.ts';
 import { openaiRoutes } from '../standin/openai.ts';
 import type { RouteContext, StandinRoute } from '../standin/server.ts';
 
@@ -34,30 +35,27 @@ export function demoStandinRoutes(): StandinRoute[] {
 
 type Rec = Record<string, unknown>;
 
-function isRec(v: unknown): v is Rec {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** The first tool's name when the request offers tools and the last turn is the user's own text. */
 function wantsTool(body: unknown): string | undefined {
-  if (!isRec(body) || !Array.isArray(body['tools']) || body['stream'] === true) return undefined;
+  if (!isRecord(body) || !Array.isArray(body['tools']) || body['stream'] === true) return undefined;
   const first: unknown = body['tools'][0];
-  if (!isRec(first) || typeof first['name'] !== 'string') return undefined;
+  if (!isRecord(first) || typeof first['name'] !== 'string') return undefined;
   const messages = Array.isArray(body['messages']) ? (body['messages'] as unknown[]) : [];
   const last = messages[messages.length - 1];
-  if (!isRec(last) || last['role'] !== 'user') return undefined;
+  if (!isRecord(last) || last['role'] !== 'user') return undefined;
   const content = last['content'];
-  if (Array.isArray(content) && content.some((b) => isRec(b) && b['type'] === 'tool_result')) return undefined;
+  if (Array.isArray(content) && content.some((b) => isRecord(b) && b['type'] === 'tool_result')) return undefined;
   return first['name'];
 }
 
 function lastUserText(body: unknown): string {
-  if (!isRec(body) || !Array.isArray(body['messages'])) return '';
+  if (!isRecord(body) || !Array.isArray(body['messages'])) return '';
   const last: unknown = body['messages'][body['messages'].length - 1];
-  if (!isRec(last)) return '';
+  if (!isRecord(last)) return '';
   const c = last['content'];
   if (typeof c === 'string') return c;
-  if (Array.isArray(c)) return c.map((b) => (isRec(b) && typeof b['text'] === 'string' ? b['text'] : '')).join(' ');
+  if (Array.isArray(c)) return c.map((b) => (isRecord(b) && typeof b['text'] === 'string' ? b['text'] : '')).join(' ');
   return '';
 }
 
@@ -71,7 +69,7 @@ function asToolUse(reply: AnthropicReply, tool: string, id: string, request: str
     { type: 'text', text },
     { type: 'tool_use', id, name: tool, input },
   ];
-  const usage = isRec(message['usage']) ? { ...message['usage'], output_tokens: standinTokens(text) + standinTokens(JSON.stringify(input)) } : undefined;
+  const usage = isRecord(message['usage']) ? { ...message['usage'], output_tokens: standinTokens(text) + standinTokens(JSON.stringify(input)) } : undefined;
   const body = JSON.stringify({ ...message, content, stop_reason: 'tool_use', ...(usage === undefined ? {} : { usage }) });
   return { ...reply, body };
 }

@@ -17,6 +17,11 @@ export function usdToNanos(usd: number): number {
   return Math.round(usd * NANOS_PER_USD);
 }
 
+/** Converts USD to integer nano-USD, rounding down: a cap never admits more than its USD value. */
+export function usdToNanosFloor(usd: number): number {
+  return Math.floor(usd * NANOS_PER_USD + 1e-6);
+}
+
 /** Converts integer nano-USD to USD. */
 export function nanosToUsd(nanos: number): number {
   return nanos / NANOS_PER_USD;

@@ -40,6 +40,8 @@ import { randomBytes } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
+import { within, withTimeout } from '../internal/deadline.ts';
+import { DAY_MILLIS } from '../internal/utc.ts';
 import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
 import { detachFromEventLoop } from './redis-lifecycle.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
@@ -66,7 +68,7 @@ export interface RedisLedgerOptions {
   readonly windowGraceMillis?: number;
   /** How long a task counter (`resetAt: null`) is kept after its last write. @default 604_800_000 (7 days) */
   readonly idleCounterTtlMillis?: number;
-  /** How long an expired hold is remembered, so a late settle charges it exactly once. @default 86_400_000 (1 day) */
+  /** How long an expired hold is remembered, so a late settle charges it exactly once. @default one day */
   readonly expiredHoldRetentionMillis?: number;
   /** Most writes (settle / release / record) buffered while Redis is away; the oldest are dropped beyond it. @default 100_000 */
   readonly maxBufferedWrites?: number;
@@ -148,7 +150,7 @@ export class RedisLedger implements Ledger {
     this.#now = options.now;
     this.#grace = String(positive('windowGraceMillis', options.windowGraceMillis, 3_600_000));
     this.#idle = String(positive('idleCounterTtlMillis', options.idleCounterTtlMillis, 604_800_000));
-    this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, 86_400_000));
+    this.#keep = String(positive('expiredHoldRetentionMillis', options.expiredHoldRetentionMillis, DAY_MILLIS));
     const maxBuffered = positive('maxBufferedWrites', options.maxBufferedWrites, 100_000);
     const retryInterval = positive('retryIntervalMillis', options.retryIntervalMillis, 500);
     this.#closeWait = positive('closeTimeoutMillis', options.closeTimeoutMillis, 3000);
@@ -545,27 +547,23 @@ export class RedisLedger implements Ledger {
   }
 
   /** Resolves when the client is ready; rejects (not-sent) at the deadline, or at the first connection error when `failFast`. */
-  #waitReady(deadline: number, failFast: boolean): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.#client.status === 'ready') {
-        resolve();
-        return;
-      }
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#readyWaiters.delete(done);
-        if (failFast) this.#client.off('error', onError);
-        if (this.#client.status === 'ready') resolve();
-        else reject(notSent(this.#closed ? 'ledger closed' : undefined));
-      };
-      const onError = (): void => done();
-      this.#readyWaiters.add(done);
-      // Only connect() fails at the first error; calls waiting for the connection add no listener each.
-      if (failFast) this.#client.on('error', onError);
+  async #waitReady(deadline: number, failFast: boolean): Promise<void> {
+    const ready = (): boolean => this.#client.status === 'ready';
+    if (ready()) return;
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = () => resolve()));
+    this.#readyWaiters.add(wake);
+    // Only connect() fails at the first error; calls waiting for the connection add no listener each.
+    if (failFast) this.#client.on('error', wake);
+    try {
       // Ref'd: the connection's socket is not (redis-lifecycle.ts), so this bounded wait is what
       // keeps the process alive while a caller (or close) waits for Redis.
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
-    });
+      await within(woken, deadline - Date.now(), { ref: true });
+    } finally {
+      this.#readyWaiters.delete(wake);
+      if (failFast) this.#client.off('error', wake);
+    }
+    if (!ready()) throw notSent(this.#closed ? 'ledger closed' : undefined);
   }
 
   #warnDown(err: unknown): void {
@@ -679,23 +677,5 @@ function reason(err: unknown, timeoutMillis: number, tls: boolean): string {
 }
 
 function withDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
-  const left = deadline - Date.now();
-  if (left <= 0) {
-    p.catch(() => {});
-    return Promise.reject(new Error('Command timed out'));
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('Command timed out')), left);
-    timer.unref();
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
+  return withTimeout(p, deadline - Date.now(), () => new Error('Command timed out'));
 }

@@ -10,6 +10,7 @@
  */
 import { context, diag, ROOT_CONTEXT } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
+import { nanosToUsd } from '../internal/money.ts';
 
 /** A write the buffer holds. */
 export interface BufferedWrite {
@@ -126,7 +127,7 @@ export class WriteBuffer<W extends BufferedWrite> {
     this.#stop();
     const lost = { writes: this.#pending.length, nanos: this.pendingNanos };
     if (lost.writes > 0) {
-      diag.error(`tollgate: ledger ${this.#o.description} closed with ${lost.writes} writes not written (spend $${lost.nanos / 1e9}): it was unreachable`);
+      diag.error(`tollgate: ledger ${this.#o.description} closed with ${lost.writes} writes not written (spend $${nanosToUsd(lost.nanos)}): it was unreachable`);
     }
     this.#pending.length = 0;
     this.#holds.clear();
@@ -158,7 +159,7 @@ export class WriteBuffer<W extends BufferedWrite> {
           again.push(w);
         } else {
           this.#holds.delete(w.holdId);
-          diag.error(`tollgate: ledger ${this.#o.description} refused a buffered write (spend $${w.actualNanos / 1e9} lost)`, r.reason);
+          diag.error(`tollgate: ledger ${this.#o.description} refused a buffered write (spend $${nanosToUsd(w.actualNanos)} lost)`, r.reason);
         }
       }
       if (again.length > 0) {
@@ -170,7 +171,7 @@ export class WriteBuffer<W extends BufferedWrite> {
       this.#stop();
       if (this.#droppedWrites > 0) {
         diag.error(
-          `tollgate: ledger ${this.#o.description} is back; ${this.#droppedWrites} buffered writes (spend $${this.#droppedNanos / 1e9}) were dropped while it was away`,
+          `tollgate: ledger ${this.#o.description} is back; ${this.#droppedWrites} buffered writes (spend $${nanosToUsd(this.#droppedNanos)}) were dropped while it was away`,
         );
         this.#droppedWrites = 0;
         this.#droppedNanos = 0;

@@ -8,7 +8,8 @@ import type { Attributes } from '@opentelemetry/api';
 import { limitsFor } from '../config/index.ts';
 import type { AgentLimits, OnExceed, TollgateConfig } from '../config/types.ts';
 import type { TaskInfo } from '../context.ts';
-import { NANOS_PER_USD, type BudgetScope } from '../ledger/types.ts';
+import { usdToNanosFloor } from '../internal/money.ts';
+import type { BudgetScope } from '../ledger/types.ts';
 import { ATTR_BUDGET_SCOPE, ATTR_GEN_AI_AGENT_NAME } from '../semconv.ts';
 import type { TaskCostMedians } from './median.ts';
 import { SpendRate } from './rate.ts';
@@ -166,5 +167,5 @@ export class AgentStates {
 
 /** A cap in nano-USD. Floor: a cap never admits more than its USD value. */
 export function usdLimit(usd: number): number {
-  return Math.floor(usd * NANOS_PER_USD + 1e-6);
+  return usdToNanosFloor(usd);
 }

@@ -13,14 +13,20 @@
  *  5. runaway guards: attempts per task, USD per minute per agent;
  *  6. reserve atomically on every capped scope (task, agent.daily, agent.monthly, config
  *     scopes) with a TTL; if no room and on_exceed=downgrade: clamp max_tokens (not below the
- *     floor), then walk the model ladder; else block with BudgetExceededError.
+ *     floor), then walk the model ladder (downgrade.ts); else block.
+ *
+ * A block carries a refusal, plain values (refusals.ts); the instrumentation builds the error. The
+ * parts live beside this file: routing.ts, estimate.ts (worst case, output ceiling), agents.ts
+ * (per-agent state), ledger-guard.ts (every ledger call: timeouts, fail-fast, writes),
+ * waiters.ts (the wait option), status.ts (getAgentStatus).
  */
-import { context, diag, metrics, trace, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
+import { context, metrics, trace, type Attributes, type Counter, type Meter, type ObservableGauge } from '@opentelemetry/api';
 import type { TollgateConfig } from '../config/types.ts';
 import type { TaskInfo } from '../context.ts';
-import { BudgetExceededError, LedgerUnavailableError, TollgateError } from '../errors.ts';
+import { LedgerUnavailableError, refusalError, type BudgetExceededError, type LedgerRefusal } from '../errors.ts';
 import type { CallDescription, CallGate, CallOutcome, CallSettlement, GateDecision } from '../gate.ts';
-import { boundedNanos, nanosToUsd, MAX_CHARGE_NANOS, NANOS_PER_USD, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
+import { boundedNanos, nanosToUsd, usdToNanos, MAX_CHARGE_NANOS, type BudgetScope, type Ledger, type Reservation, type ReserveResult } from '../ledger/types.ts';
+import { WarnOnce } from '../internal/warn-once.ts';
 import { MAX_CALL_DURATION_MS } from '../pricing/index.ts';
 import type { PriceLookup, PriceTable } from '../pricing/types.ts';
 import {
@@ -32,12 +38,17 @@ import {
   METRIC_CALLS_BLOCKED,
   METRIC_COST_SAVED_USD,
 } from '../semconv.ts';
-import { affordableOutputTokens, cacheWriteKind, hasImages, hasTools, worstCaseNanos, worstRatesNanos, type TokenRatesNanos } from './estimate.ts';
 import { AgentStates, type AgentState } from './agents.ts';
+import { downgrade, type Downgraded } from './downgrade.ts';
+import { cacheWriteKind, outputCeiling, worstCaseNanos, worstRatesNanos } from './estimate.ts';
 import { LedgerGuard } from './ledger-guard.ts';
 import { TaskCostMedians } from './median.ts';
-import { builtinRoute, ruleMatches, type RouteFunction, type RouteInput } from './routing.ts';
+import { budgetRefusal, runawayGuard, type Refused } from './refusals.ts';
+import { Router, type RouteFunction } from './routing.ts';
+import { agentStatus, type AgentStatus } from './status.ts';
 import { RoomWaiters } from './waiters.ts';
+
+export type { AgentBudget, AgentStatus } from './status.ts';
 
 /** Output ceiling assumed (and set on the call) when neither the call, the config nor the price table gives one. */
 export const DEFAULT_MAX_TOKENS = 4096;
@@ -66,28 +77,6 @@ export interface BudgetExceededEvent {
   readonly error: BudgetExceededError;
   readonly agent: string;
   readonly call: CallDescription;
-}
-
-/** One budget of an agent, as read from the ledger. */
-export interface AgentBudget {
-  readonly scope: string;
-  readonly limitUsd: number;
-  readonly spentUsd: number;
-  readonly reservedUsd: number;
-  /** limit - spent - reserved, never below 0. */
-  readonly remainingUsd: number;
-  readonly resetAt: string | null;
-}
-
-/** An agent's standing, for dashboards and escalation. */
-export interface AgentStatus {
-  readonly agent: string;
-  /** A call of the agent was refused by an agent-wide budget (or a budget is full) and its window has not reset yet. */
-  readonly blocked: boolean;
-  readonly blockedScope: string | null;
-  /** When the blocking window resets (ISO), or null when it never does or nothing blocks. */
-  readonly blockedUntil: string | null;
-  readonly budgets: readonly AgentBudget[];
 }
 
 /** Options of {@link BudgetPolicy}. */
@@ -139,17 +128,30 @@ interface Ticket {
   roomNanos?: number;
 }
 
+/** A call on its way through `admit`: what is decided so far. */
+interface Admission {
+  readonly call: CallDescription;
+  readonly st: AgentState;
+  readonly task: TaskInfo | undefined;
+  readonly format: 'openai' | 'anthropic';
+  readonly cacheKind: 'none' | '5m' | '1h';
+  readonly priceOf: (model: string) => PriceLookup;
+  /** The model the call goes to (routing may have changed it) and its price. */
+  readonly model: string;
+  readonly lookup: PriceLookup;
+  /** The output ceiling priced, and whether the call goes out with it. */
+  readonly maxTokens: number;
+  readonly setMaxTokens: boolean;
+  readonly scopes: readonly BudgetScope[];
+  /** For `tollgate.policy.reason`. */
+  readonly reasons: string[];
+  readonly savedRatio: number;
+}
+
 /** A task named by nothing but the trace: without `withTask`, a task is the trace. */
 function traceTask(): TaskInfo | undefined {
   const sc = trace.getSpanContext(context.active());
   return sc === undefined || !trace.isSpanContextValid(sc) ? undefined : { id: `trace:${sc.traceId}` };
-}
-
-interface Candidate {
-  readonly model: string;
-  readonly rates: TokenRatesNanos;
-  readonly maxTokens: number;
-  readonly nanos: number;
 }
 
 /** The budget policy: a {@link CallGate}. */
@@ -159,7 +161,7 @@ export class BudgetPolicy implements CallGate {
   readonly #prices: PriceTable;
   readonly #estimator: InputEstimator;
   readonly #now: () => number;
-  readonly #route: RouteFunction | undefined;
+  readonly #router: Router;
   readonly #onExceeded: ((event: BudgetExceededEvent) => void) | undefined;
   readonly #defaultMaxTokens: number;
   readonly #exactShare: number;
@@ -169,15 +171,13 @@ export class BudgetPolicy implements CallGate {
   readonly #blocked: Counter;
   readonly #saved: Counter;
   readonly #utilization: ObservableGauge;
-  readonly #hasRouting: boolean;
-  #warned = new Set<string>();
+  readonly #warnings = new WarnOnce();
 
   constructor(options: BudgetPolicyOptions) {
     this.#config = options.config;
     this.#prices = options.prices;
     this.#estimator = options.estimator;
     this.#now = options.now ?? Date.now;
-    this.#route = options.route;
     this.#onExceeded = options.onBudgetExceeded;
     this.#guard = new LedgerGuard(options.ledger, {
       timeoutMillis: options.ledgerTimeoutMillis ?? 1000,
@@ -191,7 +191,7 @@ export class BudgetPolicy implements CallGate {
     this.#medians = new TaskCostMedians(options.config.taskAuto);
     this.#agents = new AgentStates(options.config, this.#medians, this.#now(), options.maxAgents ?? 1_000, options.maxTrackedTasks ?? 10_000);
     this.#waiters = new RoomWaiters(this.#guard, options.waitPollMillis ?? 25);
-    this.#hasRouting = options.route !== undefined || options.config.routes.length > 0 || options.config.builtinRoutes;
+    this.#router = new Router(options.config, options.route, (key, message, err) => this.#warnOnce(key, message, err));
     const meter = options.meter ?? metrics.getMeter('tollgate');
     this.#blocked = meter.createCounter(METRIC_CALLS_BLOCKED, { description: 'LLM calls refused by a budget before they were sent', unit: '{call}' });
     this.#saved = meter.createCounter(METRIC_COST_SAVED_USD, {
@@ -218,7 +218,7 @@ export class BudgetPolicy implements CallGate {
    */
   decideNow(call: CallDescription): GateDecision | undefined {
     try {
-      if (this.#hasRouting) return undefined;
+      if (this.#router.enabled) return undefined;
       const agent = call.agent ?? this.#config.agent;
       const st = this.#agents.get(agent, this.#now());
       // A task cap applies to a call in a task: withTask's, else the trace's.
@@ -244,190 +244,80 @@ export class BudgetPolicy implements CallGate {
 
   async #admit(call: CallDescription): Promise<GateDecision> {
     const now = this.#now();
-    const agent = call.agent ?? this.#config.agent;
-    const st = this.#agents.get(agent, now);
+    const st = this.#agents.get(call.agent ?? this.#config.agent, now);
     const task = call.task ?? (st.limits.taskUsd !== undefined || st.limits.maxAttemptsPerTask !== undefined ? traceTask() : undefined);
-    const provider = call.provider;
-    const body = call.body;
-    const chat = call.operation !== 'embeddings';
-
+    const { provider, body } = call;
     const format = provider === 'anthropic' ? 'anthropic' : 'openai';
-    let inputTokens = this.#estimator.upperBound(format, body);
-    const ceiling = st.limits.maxTokens;
-    const reasons: string[] = [];
-    let model = call.model;
+    const cacheKind = provider === 'anthropic' ? cacheWriteKind(body) : 'none';
+    const inputTokens = this.#estimator.upperBound(format, body);
     // Reserve at the highest price in force while the call may run: a dated price or a time-of-day
     // window (DeepSeek's) can start mid-call. On the service tier the body asks for.
     const tier = typeof body['service_tier'] === 'string' ? body['service_tier'] : undefined;
     const priceOf = (m: string): PriceLookup => this.#prices.lookupDuring(m, provider, now, now + MAX_CALL_DURATION_MS, tier);
+    const reasons: string[] = [];
+    let model = call.model;
     let lookup = priceOf(model);
-    const cacheKind = provider === 'anthropic' ? cacheWriteKind(body) : 'none';
+    let savedRatio = 0;
 
     // Routing, before the budget check.
-    let savedRatio = 0;
-    if (this.#hasRouting && chat) {
-      const askedTokens = call.maxTokens !== undefined && ceiling !== undefined ? Math.min(call.maxTokens, ceiling) : (call.maxTokens ?? ceiling);
-      const routed = this.#routeCall(call, agent, task, inputTokens, askedTokens);
-      if (routed !== undefined && routed.model !== model) {
-        const to = priceOf(routed.model);
-        if (to.source === 'fallback' && this.#config.unknownModel === 'block') {
-          this.#warnOnce(`route-unpriced:${routed.model}`, `tollgate: route ${routed.rule} names unpriced model ${routed.model}; not routing`);
-        } else {
-          const out = askedTokens ?? this.#defaultMaxTokens;
-          const before = worstCaseNanos(worstRatesNanos(lookup.price, inputTokens, cacheKind), inputTokens, out);
-          const after = worstCaseNanos(worstRatesNanos(to.price, inputTokens, cacheKind), inputTokens, out);
-          if (after > 0 && before > after) savedRatio = before / after - 1;
-          reasons.push(`route ${routed.rule}: ${model} -> ${routed.model}`);
-          model = routed.model;
-          lookup = to;
-        }
+    const ceiling = st.limits.maxTokens;
+    if (this.#router.enabled && call.operation !== 'embeddings') {
+      const asked = call.maxTokens !== undefined && ceiling !== undefined ? Math.min(call.maxTokens, ceiling) : (call.maxTokens ?? ceiling);
+      const routed = this.#router.route({ call, agent: st.name, task, lookup, inputTokens, maxTokens: asked, defaultMaxTokens: this.#defaultMaxTokens, cacheKind, priceOf });
+      if (routed !== undefined) {
+        reasons.push(routed.reason);
+        ({ model, lookup, savedRatio } = routed);
       }
     }
-
     if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') {
-      const error = new TollgateError(
-        'MODEL_UNPRICED',
-        `tollgate: model "${model}" (${provider}) is in no price table and the config says unknownModel: "block"; add it to TOLLGATE_PRICES`,
-      );
-      this.#countBlock(agent, model, 'model.unpriced');
-      return { action: 'block', error, reason: `unpriced model ${model}` };
+      this.#countBlock(st.name, model, 'model.unpriced');
+      return { action: 'block', refusal: { code: 'MODEL_UNPRICED', model, provider }, reason: `unpriced model ${model}` };
     }
 
-    const { maxTokens, setMaxTokens } = this.#outputCeiling(call, ceiling, lookup, chat, reasons);
+    const { maxTokens, setMaxTokens } = outputCeiling(call, ceiling, lookup, this.#defaultMaxTokens, reasons);
+    const guarded = runawayGuard(this.#agents, st, task, worstCaseNanos(worstRatesNanos(lookup.price, inputTokens, cacheKind), inputTokens, maxTokens), now);
+    if (guarded !== undefined) return this.#refuse(call, st, model, guarded);
 
-    let rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-    let estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-
-    const guarded = this.#runawayGuards(call, st, task, model, estimate, now);
-    if (guarded !== undefined) return guarded;
-
-    // Budgets.
-    const scopes = this.#agents.scopesFor(st, task);
-    const modelAttrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'routing' } : null;
-    if (scopes.length === 0) {
-      const ticket: Ticket = { reservation: null, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
-      return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, undefined);
-    }
-
-    if (this.#guard.isDown(now)) return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined);
-    let result: ReserveResult;
+    const a: Admission = { call, st, task, format, cacheKind, priceOf, model, lookup, maxTokens, setMaxTokens, scopes: this.#agents.scopesFor(st, task), reasons, savedRatio };
+    if (a.scopes.length === 0) return this.#admitted(a, null, undefined);
+    if (this.#guard.isDown(now)) return this.#ledgerDown(a, undefined);
     try {
-      ({ result, inputTokens, rates, estimate } = await this.#reserve(st, scopes, call, format, lookup, cacheKind, inputTokens, maxTokens));
-      if (result.ok && result.unchecked === true) {
-        return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, undefined, result.reservation);
-      }
-      if (!result.ok && st.onExceed === 'downgrade' && chat) {
-        const down = await this.#downgrade(scopes, provider, model, inputTokens, maxTokens, cacheKind, priceOf);
-        if (down !== undefined) {
-          const [cand, res] = down;
-          if (cand.model !== model) {
-            reasons.push(`budget ${result.scope.scope}: model ${model} -> ${cand.model}`);
-            const ratio = estimate / Math.max(1, worstCaseNanos(cand.rates, inputTokens, cand.maxTokens)) - 1;
-            savedRatio = (1 + savedRatio) * (1 + Math.max(0, ratio)) - 1;
-          }
-          if (cand.maxTokens !== maxTokens) reasons.push(`budget ${result.scope.scope}: max_tokens ${maxTokens} -> ${cand.maxTokens}`);
-          const newModel = cand.model;
-          const attrs = savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: newModel, [ATTR_SAVING_KIND]: 'routing' } : null;
-          const ticket: Ticket = { reservation: res.reservation, scopes, state: st, savedRatio, savedModelAttrs: attrs, done: false };
-          this.#agents.noteRoom(st, scopes, res.remainingNanos);
-          const tokens = cand.maxTokens !== maxTokens || setMaxTokens ? cand.maxTokens : undefined;
-          return this.#decision(call, newModel, tokens, reasons, ticket, minRemaining(res.remainingNanos), cand.maxTokens !== maxTokens);
-        }
-      }
+      return await this.#budget(a, inputTokens);
     } catch (err) {
-      return this.#ledgerDown(call, st, model, scopes, setMaxTokens ? maxTokens : undefined, reasons, err);
+      return this.#ledgerDown(a, err);
     }
-
-    if (!result.ok) {
-      const s = result.scope;
-      return this.#refuse(
-        call,
-        st,
-        model,
-        {
-          scope: s.scope,
-          agent,
-          taskId: task?.id ?? null,
-          limitUsd: s.limitNanos === null ? 0 : nanosToUsd(s.limitNanos),
-          spentUsd: nanosToUsd(result.spentNanos),
-          reservedUsd: nanosToUsd(result.reservedNanos),
-          estimatedUsd: nanosToUsd(estimate),
-          resetAt: s.resetAt === null ? null : new Date(s.resetAt).toISOString(),
-        },
-        undefined,
-        s.resetAt ?? Infinity,
-      );
-    }
-    this.#agents.noteRoom(st, scopes, result.remainingNanos);
-    const ticket: Ticket = { reservation: result.reservation, scopes, state: st, savedRatio, savedModelAttrs: modelAttrs, done: false };
-    return this.#decision(call, model, setMaxTokens ? maxTokens : undefined, reasons, ticket, minRemaining(result.remainingNanos));
   }
 
-  /**
-   * Output ceiling: the call's (capped by the configured ceiling); with none, the ceiling, else
-   * the model's own output limit, else DEFAULT_MAX_TOKENS set on the call (`setMaxTokens`).
-   */
-  #outputCeiling(call: CallDescription, ceiling: number | undefined, lookup: PriceLookup, chat: boolean, reasons: string[]): { maxTokens: number; setMaxTokens: boolean } {
-    let maxTokens: number;
-    let setMaxTokens = false;
-    if (!chat) maxTokens = 0;
-    else if (call.maxTokens !== undefined) {
-      maxTokens = ceiling !== undefined && call.maxTokens > ceiling ? ceiling : call.maxTokens;
-      if (maxTokens !== call.maxTokens) {
-        setMaxTokens = true;
-        reasons.push(`max_tokens ceiling ${ceiling}`);
-      }
-    } else if (ceiling !== undefined) {
-      maxTokens = ceiling;
-      setMaxTokens = true;
-    } else if (lookup.price.maxOutputTokens !== undefined && lookup.source !== 'fallback') {
-      maxTokens = lookup.price.maxOutputTokens;
-    } else {
-      maxTokens = this.#defaultMaxTokens;
-      setMaxTokens = true;
+  /** The budget step: reserve the worst case on every capped scope; downgrade or refuse when it does not fit. Throws when the ledger fails. */
+  async #budget(a: Admission, fastInputTokens: number): Promise<GateDecision> {
+    const { result, inputTokens, estimate } = await this.#reserve(a, fastInputTokens);
+    if (result.ok) {
+      // A local hold the ledger answered by itself (failure=open) is settled through it.
+      if (result.unchecked === true) return this.#ledgerDown(a, undefined, result.reservation);
+      this.#agents.noteRoom(a.st, a.scopes, result.remainingNanos);
+      return this.#admitted(a, result.reservation, minRemaining(result.remainingNanos));
     }
-    return { maxTokens, setMaxTokens };
+    if (a.st.onExceed === 'downgrade' && a.call.operation !== 'embeddings') {
+      const down = await downgrade(this.#guard, this.#config, { ...a, provider: a.call.provider, inputTokens });
+      if (down !== undefined) return this.#downgraded(a, down, result.scope.scope, estimate, inputTokens);
+    }
+    return this.#refuse(a.call, a.st, a.model, budgetRefusal(result, a.st.name, a.task, estimate));
   }
 
-  /** Runaway-loop guards: attempts per task, USD per minute per agent. A refusal, or undefined. */
-  #runawayGuards(call: CallDescription, st: AgentState, task: TaskInfo | undefined, model: string, estimate: number, now: number): GateDecision | undefined {
-    const agent = st.name;
-    if (task !== undefined && st.limits.maxAttemptsPerTask !== undefined) {
-      const attempts = this.#agents.bumpAttempts(agent, task.id);
-      if (attempts > st.limits.maxAttemptsPerTask) {
-        return this.#refuse(
-          call,
-          st,
-          model,
-          { scope: 'task.attempts', agent, taskId: task.id, limitUsd: 0, spentUsd: 0, reservedUsd: 0, estimatedUsd: nanosToUsd(estimate), resetAt: null },
-          `tollgate: task ${task.id} of agent "${agent}" made ${attempts} LLM calls, more than maxAttemptsPerTask ${st.limits.maxAttemptsPerTask} (runaway-loop guard)`,
-        );
-      }
+  /** The decision for a call admitted by a downgrade (a cheaper model, a lower max_tokens, or both). */
+  #downgraded(a: Admission, down: Downgraded, scope: string, estimate: number, inputTokens: number): GateDecision {
+    const reasons = a.reasons;
+    let savedRatio = a.savedRatio;
+    if (down.model !== a.model) {
+      reasons.push(`budget ${scope}: model ${a.model} -> ${down.model}`);
+      const ratio = estimate / Math.max(1, worstCaseNanos(down.rates, inputTokens, down.maxTokens)) - 1;
+      savedRatio = (1 + savedRatio) * (1 + Math.max(0, ratio)) - 1;
     }
-    if (st.rate !== null && st.limits.rateUsdPerMinute !== undefined) {
-      const spent = st.rate.lastMinuteUsd(now);
-      if (spent >= st.limits.rateUsdPerMinute) {
-        const until = st.rate.belowAt(now, st.limits.rateUsdPerMinute);
-        return this.#refuse(
-          call,
-          st,
-          model,
-          {
-            scope: 'agent.rate',
-            agent,
-            taskId: task?.id ?? null,
-            limitUsd: st.limits.rateUsdPerMinute,
-            spentUsd: spent,
-            reservedUsd: 0,
-            estimatedUsd: nanosToUsd(estimate),
-            resetAt: new Date(until).toISOString(),
-          },
-          `tollgate: agent "${agent}" spent $${spent.toFixed(6)} in the last minute, at or above rateUsdPerMinute ${st.limits.rateUsdPerMinute} (runaway-loop guard); blocked until ${new Date(until).toISOString()}`,
-          until,
-        );
-      }
-    }
-    return undefined;
+    const clamped = down.maxTokens !== a.maxTokens;
+    if (clamped) reasons.push(`budget ${scope}: max_tokens ${a.maxTokens} -> ${down.maxTokens}`);
+    this.#agents.noteRoom(a.st, a.scopes, down.reserved.remainingNanos);
+    const moved: Admission = { ...a, model: down.model, maxTokens: down.maxTokens, setMaxTokens: clamped || a.setMaxTokens, savedRatio };
+    return this.#admitted(moved, down.reserved.reservation, minRemaining(down.reserved.remainingNanos), clamped);
   }
 
   /**
@@ -436,48 +326,32 @@ export class BudgetPolicy implements CallGate {
    * does not fit, again with the exact count; then, with the wait option, waits for in-flight
    * holds when only they stand in the way. Throws when the ledger fails.
    */
-  async #reserve(
-    st: AgentState,
-    scopes: readonly BudgetScope[],
-    call: CallDescription,
-    format: 'openai' | 'anthropic',
-    lookup: PriceLookup,
-    cacheKind: 'none' | '5m' | '1h',
-    inputTokens: number,
-    maxTokens: number,
-  ): Promise<{ result: ReserveResult; inputTokens: number; rates: TokenRatesNanos; estimate: number }> {
-    const body = call.body;
+  async #reserve(a: Admission, fastInputTokens: number): Promise<{ result: ReserveResult; inputTokens: number; estimate: number }> {
+    const { st, scopes, lookup, cacheKind, maxTokens } = a;
+    let inputTokens = fastInputTokens;
     let rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
     let estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-    let exact = false;
-    if (inputTokens * rates.input >= this.#exactShare * this.#agents.knownRoom(st, scopes)) {
-      // The input's share of the room left is noticeable: price it with the exact count (cached
-      // per message, well under a millisecond) so a burst does not hold far more than it costs.
-      const counted = this.#exactInput(format, body, inputTokens);
-      exact = true;
-      if (counted < inputTokens) {
-        inputTokens = counted;
-        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-      }
-    }
+    const recount = (): boolean => {
+      const counted = this.#exactInput(a.format, a.call.body, inputTokens);
+      if (counted >= inputTokens) return false;
+      inputTokens = counted;
+      rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
+      estimate = worstCaseNanos(rates, inputTokens, maxTokens);
+      return true;
+    };
+    // The input's share of the room left is noticeable: price it with the exact count (cached
+    // per message, well under a millisecond) so a burst does not hold far more than it costs.
+    const exact = inputTokens * rates.input >= this.#exactShare * this.#agents.knownRoom(st, scopes);
+    if (exact) recount();
     let result = await this.#guard.reserve(scopes, estimate);
-    if (!result.ok && !exact) {
-      // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
-      const counted = this.#exactInput(format, body, inputTokens);
-      if (counted < inputTokens) {
-        inputTokens = counted;
-        rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-        estimate = worstCaseNanos(rates, inputTokens, maxTokens);
-        result = await this.#guard.reserve(scopes, estimate);
-      }
-    }
+    // The fast bound did not fit: count exactly (cached per message) and try again if it helps.
+    if (!result.ok && !exact && recount()) result = await this.#guard.reserve(scopes, estimate);
     if (!result.ok && st.waitMs > 0 && result.spentNanos + estimate <= result.scope.limitNanos!) {
       // Refused only because of other calls' in-flight holds: wait for them to settle (bounded),
       // then decide on what is settled.
       result = await this.#waiters.wait(st.name, scopes, estimate, st.waitMs, result);
     }
-    return { result, inputTokens, rates, estimate };
+    return { result, inputTokens, estimate };
   }
 
   /** Settles a call with its real cost; reports the room left after it. */
@@ -536,7 +410,7 @@ export class BudgetPolicy implements CallGate {
     const now = this.#now();
     const agent = spend.agent ?? this.#config.agent;
     const st = this.#agents.get(agent, now);
-    const nanos = boundedNanos(spend.costUsd * NANOS_PER_USD);
+    const nanos = boundedNanos(usdToNanos(spend.costUsd));
     st.rate?.add(now, nanosToUsd(nanos));
     const scopes = this.#agents.scopesFor(st, spend.task);
     if (scopes.length === 0) return;
@@ -545,42 +419,9 @@ export class BudgetPolicy implements CallGate {
   }
 
   /** An agent's budgets and whether it is blocked (until its window resets). */
-  async getAgentStatus(agent: string): Promise<AgentStatus> {
+  getAgentStatus(agent: string): Promise<AgentStatus> {
     const now = this.#now();
-    const st = this.#agents.get(agent, now);
-    const scopes = st.scopes;
-    const spends = scopes.length === 0 ? [] : await this.#guard.spent(scopes);
-    const budgets: AgentBudget[] = scopes.map((s, i) => {
-      const sp = spends[i] ?? { spentNanos: 0, reservedNanos: 0 };
-      const limit = s.limitNanos ?? 0;
-      return {
-        scope: s.scope,
-        limitUsd: nanosToUsd(limit),
-        spentUsd: nanosToUsd(sp.spentNanos),
-        reservedUsd: nanosToUsd(sp.reservedNanos),
-        remainingUsd: nanosToUsd(Math.max(0, limit - sp.spentNanos - sp.reservedNanos)),
-        resetAt: s.resetAt === null ? null : new Date(s.resetAt).toISOString(),
-      };
-    });
-    let blockedScope: string | null = null;
-    let until: number | null = null;
-    if (st.blockedUntil > now) {
-      blockedScope = st.blockedScope;
-      until = Number.isFinite(st.blockedUntil) ? st.blockedUntil : null;
-    } else {
-      const full = budgets.findIndex((b) => b.remainingUsd <= 0);
-      if (full >= 0) {
-        blockedScope = budgets[full]!.scope;
-        until = scopes[full]!.resetAt;
-      }
-    }
-    return {
-      agent,
-      blocked: blockedScope !== null,
-      blockedScope,
-      blockedUntil: until === null ? null : new Date(until).toISOString(),
-      budgets,
-    };
+    return agentStatus(this.#guard, this.#agents.get(agent, now), now);
   }
 
   /** Spend writes the ledger buffered while it was away (0 in normal operation). */
@@ -601,15 +442,12 @@ export class BudgetPolicy implements CallGate {
 
   // --- internals ---
 
-  #decision(
-    call: CallDescription,
-    model: string,
-    maxTokens: number | undefined,
-    reasons: string[],
-    ticket: Ticket,
-    remainingNanos: number | undefined,
-    budgetClamped = false,
-  ): GateDecision {
+  /** Admits the call: a ticket for complete / abort, and `allow` or `rewrite` with what changed. */
+  #admitted(a: Admission, reservation: Reservation | null, remainingNanos: number | undefined, budgetClamped = false): GateDecision {
+    const { call, model } = a;
+    const maxTokens = a.setMaxTokens ? a.maxTokens : undefined;
+    const savedModelAttrs = a.savedRatio > 0 ? { [ATTR_GEN_AI_AGENT_NAME]: a.st.name, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_SAVING_KIND]: 'routing' } : null;
+    const ticket: Ticket = { reservation, scopes: a.scopes, state: a.st, savedRatio: a.savedRatio, savedModelAttrs, done: false };
     // Setting a ceiling on a call that had none is an `allow` with maxTokens (GateDecision);
     // lowering the caller's value, or clamping for budget, is a rewrite.
     const changedTokens = maxTokens !== undefined && maxTokens !== call.maxTokens && (call.maxTokens !== undefined || budgetClamped);
@@ -619,149 +457,57 @@ export class BudgetPolicy implements CallGate {
       action: rewrite ? 'rewrite' : 'allow',
       ...(model !== call.model ? { model } : {}),
       ...(maxTokens !== undefined && maxTokens !== call.maxTokens ? { maxTokens } : {}),
-      ...(reasons.length > 0 ? { reason: reasons.join('; ') } : {}),
+      ...(a.reasons.length > 0 ? { reason: a.reasons.join('; ') } : {}),
       ticket,
       ...(remainingNanos !== undefined ? { remainingUsd: nanosToUsd(remainingNanos) } : {}),
     };
   }
 
-  #refuse(
-    call: CallDescription,
-    st: AgentState,
-    model: string,
-    details: ConstructorParameters<typeof BudgetExceededError>[0],
-    message: string | undefined,
-    blockedUntil?: number,
-  ): GateDecision {
-    const error = new BudgetExceededError(details, message);
-    this.#countBlock(st.name, model, details.scope);
+  /** Refuses the call: counted, reported to `onBudgetExceeded`, and (agent-wide scopes) the agent marked blocked until the window resets. */
+  #refuse(call: CallDescription, st: AgentState, model: string, refused: Refused): GateDecision {
+    const { refusal, blockedUntil } = refused;
+    this.#countBlock(st.name, model, refusal.scope);
     // Task-level refusals leave the agent free; agent-wide and shared scopes block it until they reset.
-    if (blockedUntil !== undefined && !details.scope.startsWith('task')) {
+    if (blockedUntil !== undefined && !refusal.scope.startsWith('task')) {
       if (blockedUntil > st.blockedUntil || st.blockedUntil <= this.#now()) {
         st.blockedUntil = blockedUntil;
-        st.blockedScope = details.scope;
+        st.blockedScope = refusal.scope;
       }
     }
     if (this.#onExceeded !== undefined) {
       try {
-        this.#onExceeded({ error, agent: st.name, call });
+        this.#onExceeded({ error: refusalError(refusal), agent: st.name, call });
       } catch (err) {
         this.#warnOnce('onBudgetExceeded', 'tollgate: the onBudgetExceeded callback threw', err);
       }
     }
-    return { action: 'block', error, reason: `budget ${details.scope} exceeded` };
+    return { action: 'block', refusal, reason: `budget ${refusal.scope} exceeded` };
   }
 
   #countBlock(agent: string, model: string, scope: string): void {
     this.#blocked.add(1, { [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_REQUEST_MODEL]: model, [ATTR_BUDGET_SCOPE]: scope });
   }
 
-  #ledgerDown(
-    call: CallDescription,
-    st: AgentState,
-    model: string,
-    scopes: readonly BudgetScope[],
-    maxTokens: number | undefined,
-    reasons: string[],
-    err: unknown,
-    unchecked?: Reservation,
-  ): GateDecision {
+  /**
+   * The ledger failed (`err`), is in its fail-fast window (no `err`), or answered with a hold it
+   * took without checking (`unchecked`, failure=open): admitted unchecked, or refused (failure=closed).
+   */
+  #ledgerDown(a: Admission, err: unknown, unchecked?: Reservation): GateDecision {
     if (err !== undefined) {
       this.#guard.markDown();
       this.#warnOnce('ledger-down', `tollgate: ledger ${this.#guard.description} unavailable (failure policy: ${this.#config.ledgerFailure})`, err);
     }
     if (this.#config.ledgerFailure === 'open' || unchecked !== undefined) {
-      reasons.push('ledger unavailable: admitted unchecked (failure=open)');
+      a.reasons.push('ledger unavailable: admitted unchecked (failure=open)');
       // A local hold the ledger answered by itself is settled through it (it records the cost).
-      const ticket: Ticket = { reservation: unchecked ?? null, scopes, state: st, savedRatio: 0, savedModelAttrs: null, done: false };
-      return this.#decision(call, model, maxTokens, reasons, ticket, undefined);
+      return this.#admitted({ ...a, savedRatio: 0 }, unchecked ?? null, undefined);
     }
-    const error =
+    const refusal: LedgerRefusal =
       err instanceof LedgerUnavailableError
-        ? err
-        : new LedgerUnavailableError(this.#guard.description, err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), {
-            cause: err,
-          });
-    this.#countBlock(st.name, model, 'ledger.unavailable');
-    return { action: 'block', error, reason: 'ledger unavailable (failure=closed)' };
-  }
-
-  /** Clamp max_tokens on the current model, then walk the ladder; first candidate that reserves wins. */
-  async #downgrade(
-    scopes: readonly BudgetScope[],
-    provider: string,
-    model: string,
-    inputTokens: number,
-    maxTokens: number,
-    cacheKind: 'none' | '5m' | '1h',
-    priceOf: (model: string) => PriceLookup,
-  ): Promise<[Candidate, Extract<ReserveResult, { ok: true }>] | undefined> {
-    const spends = await this.#guard.spent(scopes);
-    let room = Infinity;
-    scopes.forEach((s, i) => {
-      if (s.limitNanos === null) return;
-      const sp = spends[i]!;
-      room = Math.min(room, s.limitNanos - sp.spentNanos - sp.reservedNanos);
-    });
-    const floor = Math.min(this.#config.maxTokensFloor, maxTokens);
-    const ladder = this.#config.ladders[provider];
-    const models = [model];
-    if (ladder !== undefined) {
-      const at = ladder.indexOf(model);
-      if (at >= 0) models.push(...ladder.slice(at + 1));
-    }
-    for (const m of models) {
-      const lookup = priceOf(m);
-      if (lookup.source === 'fallback' && this.#config.unknownModel === 'block') continue;
-      const rates = worstRatesNanos(lookup.price, inputTokens, cacheKind);
-      const tries: number[] = [];
-      if (m !== model) tries.push(maxTokens);
-      const afford = Math.min(affordableOutputTokens(rates, inputTokens, room), maxTokens);
-      if (afford >= floor && afford < maxTokens) tries.push(afford);
-      for (const tokens of tries) {
-        const nanos = worstCaseNanos(rates, inputTokens, tokens);
-        if (nanos > room) continue;
-        const res = await this.#guard.reserve(scopes, nanos);
-        if (res.ok) return [{ model: m, rates, maxTokens: tokens, nanos }, res];
-      }
-    }
-    return undefined;
-  }
-
-  #routeCall(
-    call: CallDescription,
-    agent: string,
-    task: TaskInfo | undefined,
-    inputTokens: number,
-    maxTokens: number | undefined,
-  ): { model: string; rule: string } | undefined {
-    const input: RouteInput = {
-      provider: call.provider,
-      operation: call.operation,
-      model: call.model,
-      agent,
-      taskId: task?.id,
-      taskType: task?.type,
-      inputTokens,
-      maxTokens,
-      hasTools: hasTools(call.body),
-      hasImages: hasImages(call.body),
-      body: call.body,
-    };
-    if (this.#route !== undefined) {
-      try {
-        const m = this.#route(input);
-        if (typeof m === 'string' && m.length > 0) return { model: m, rule: 'route()' };
-      } catch (err) {
-        this.#warnOnce('route', 'tollgate: the route function threw; routing skipped', err);
-      }
-    }
-    for (const rule of this.#config.routes) if (ruleMatches(rule, input)) return { model: rule.model, rule: rule.name };
-    if (this.#config.builtinRoutes) {
-      const m = builtinRoute(input, this.#config.ladders[call.provider]);
-      if (m !== undefined) return { model: m, rule: 'builtin small-prompt' };
-    }
-    return undefined;
+        ? { code: 'LEDGER_UNAVAILABLE', ledger: err.ledger, reason: err.reason, cause: err.cause }
+        : { code: 'LEDGER_UNAVAILABLE', ledger: this.#guard.description, reason: err === undefined ? 'failed recently; retrying shortly' : errorMessage(err), cause: err };
+    this.#countBlock(a.st.name, a.model, 'ledger.unavailable');
+    return { action: 'block', refusal, reason: 'ledger unavailable (failure=closed)' };
   }
 
   #exactInput(format: 'openai' | 'anthropic', body: unknown, upperBound: number): number {
@@ -777,7 +523,7 @@ export class BudgetPolicy implements CallGate {
   #chargeNanos(outcome: CallOutcome, t: Ticket): number {
     const usd = outcome.costUsd;
     if (usd >= 0 && Number.isFinite(usd)) {
-      const nanos = boundedNanos(usd * NANOS_PER_USD);
+      const nanos = boundedNanos(usdToNanos(usd));
       if (nanos === MAX_CHARGE_NANOS) this.#warnOnce('absurd-cost', `tollgate: a call of ${outcome.model} reported a cost of $${usd}; charged the bound $${nanosToUsd(MAX_CHARGE_NANOS)}`);
       return nanos;
     }
@@ -787,10 +533,9 @@ export class BudgetPolicy implements CallGate {
     return nanos;
   }
 
+  /** Warns once per key and policy (internal/warn-once.ts). */
   #warnOnce(key: string, message: string, err?: unknown): void {
-    if (this.#warned.has(key)) return;
-    this.#warned.add(key);
-    diag.warn(err === undefined ? message : `${message}: ${errorMessage(err)}`);
+    this.#warnings.warn(key, err === undefined ? message : `${message}: ${errorMessage(err)}`);
   }
 }
 

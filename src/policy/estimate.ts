@@ -2,8 +2,9 @@
  * Worst-case pricing of a call before it is sent, in integer nano-USD, and the
  * cheap body inspections routing needs (tools, images).
  */
+import type { CallDescription } from '../gate.ts';
 import { ratesFor } from '../pricing/cost.ts';
-import type { ModelPrice } from '../pricing/types.ts';
+import type { ModelPrice, PriceLookup } from '../pricing/types.ts';
 
 /** Rates in nano-USD per token (USD per million tokens x 1000). */
 export interface TokenRatesNanos {
@@ -37,6 +38,36 @@ export function affordableOutputTokens(rates: TokenRatesNanos, inputTokens: numb
   if (left < 0) return -1;
   if (rates.output <= 0) return Number.MAX_SAFE_INTEGER;
   return Math.floor(left / rates.output);
+}
+
+/** A call's output ceiling, and whether the policy sets it on the call. */
+export interface OutputCeiling {
+  readonly maxTokens: number;
+  /** The call goes out with `maxTokens` (it had none, or more than the configured ceiling). */
+  readonly setMaxTokens: boolean;
+}
+
+/**
+ * Output ceiling: the call's (capped by the configured `ceiling`); with none, the ceiling, else
+ * the model's own output limit, else `defaultMaxTokens` set on the call. 0 for embeddings (no
+ * output). A lowered ceiling is said in `reasons`.
+ */
+export function outputCeiling(
+  call: CallDescription,
+  ceiling: number | undefined,
+  lookup: PriceLookup,
+  defaultMaxTokens: number,
+  reasons: string[],
+): OutputCeiling {
+  if (call.operation === 'embeddings') return { maxTokens: 0, setMaxTokens: false };
+  if (call.maxTokens !== undefined) {
+    if (ceiling === undefined || call.maxTokens <= ceiling) return { maxTokens: call.maxTokens, setMaxTokens: false };
+    reasons.push(`max_tokens ceiling ${ceiling}`);
+    return { maxTokens: ceiling, setMaxTokens: true };
+  }
+  if (ceiling !== undefined) return { maxTokens: ceiling, setMaxTokens: true };
+  if (lookup.price.maxOutputTokens !== undefined && lookup.source !== 'fallback') return { maxTokens: lookup.price.maxOutputTokens, setMaxTokens: false };
+  return { maxTokens: defaultMaxTokens, setMaxTokens: true };
 }
 
 function safe(rate: number): number {

@@ -16,6 +16,7 @@
  *   option (see waiters.ts).
  */
 import { LedgerUnavailableError } from '../errors.ts';
+import { withTimeout } from '../internal/deadline.ts';
 import type { BudgetScope, Ledger, Reservation, ReserveResult, ScopeSpend } from '../ledger/types.ts';
 
 /** Options of {@link LedgerGuard}. */
@@ -144,24 +145,6 @@ export class LedgerGuard {
 
   #timed<T>(p: Promise<T>, onLate?: (value: T) => void): Promise<T> {
     const ms = this.#o.timeoutMillis;
-    return new Promise<T>((resolve, reject) => {
-      let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        reject(new LedgerUnavailableError(this.ledger.description, `no answer within ${ms} ms`));
-      }, ms);
-      timer.unref();
-      p.then(
-        (v) => {
-          clearTimeout(timer);
-          if (timedOut) onLate?.(v);
-          else resolve(v);
-        },
-        (e: unknown) => {
-          clearTimeout(timer);
-          reject(e instanceof Error ? e : new Error(String(e)));
-        },
-      );
-    });
+    return withTimeout(p, ms, () => new LedgerUnavailableError(this.ledger.description, `no answer within ${ms} ms`), onLate === undefined ? {} : { onLate });
   }
 }

@@ -4,7 +4,11 @@
  * the config file's rules (first match wins), then the built-in rules (when
  * enabled with `builtinRoutes: true`).
  */
-import type { RouteRule } from '../config/types.ts';
+import type { RouteRule, TollgateConfig } from '../config/types.ts';
+import type { TaskInfo } from '../context.ts';
+import type { CallDescription } from '../gate.ts';
+import type { PriceLookup } from '../pricing/types.ts';
+import { hasImages, hasTools, worstCaseNanos, worstRatesNanos } from './estimate.ts';
 
 /** What a routing decision may look at. `inputTokens` is a fast upper bound. */
 export interface RouteInput {
@@ -55,4 +59,99 @@ export function builtinRoute(input: RouteInput, ladder: readonly string[] | unde
   if (input.maxTokens === undefined || input.maxTokens > BUILTIN_SMALL_PROMPT.maxOutputTokens) return undefined;
   if (input.hasTools || input.hasImages) return undefined;
   return ladder[ladder.length - 1];
+}
+
+/** A call moved to another model by routing. */
+export interface Routed {
+  readonly model: string;
+  readonly lookup: PriceLookup;
+  /** USD saved per USD spent, from the worst-case ratio of the two models (0 when none). */
+  readonly savedRatio: number;
+  /** For `tollgate.policy.reason`. */
+  readonly reason: string;
+}
+
+/** What a call is routed from: its model's price and the estimate's inputs. */
+export interface RouteFrom {
+  readonly call: CallDescription;
+  readonly agent: string;
+  readonly task: TaskInfo | undefined;
+  readonly lookup: PriceLookup;
+  readonly inputTokens: number;
+  /** The output ceiling the call will have, if any; `defaultMaxTokens` prices the saving when none. */
+  readonly maxTokens: number | undefined;
+  readonly defaultMaxTokens: number;
+  readonly cacheKind: 'none' | '5m' | '1h';
+  readonly priceOf: (model: string) => PriceLookup;
+}
+
+/** The routing step of the policy: see the module comment for the order. */
+export class Router {
+  readonly #config: TollgateConfig;
+  readonly #route: RouteFunction | undefined;
+  readonly #warn: (key: string, message: string, err?: unknown) => void;
+  /** Whether anything routes at all (else the policy skips this step). */
+  readonly enabled: boolean;
+
+  constructor(config: TollgateConfig, route: RouteFunction | undefined, warn: (key: string, message: string, err?: unknown) => void) {
+    this.#config = config;
+    this.#route = route;
+    this.#warn = warn;
+    this.enabled = route !== undefined || config.routes.length > 0 || config.builtinRoutes;
+  }
+
+  /**
+   * The model a chat call goes to, or undefined when it keeps its own. A route to a model no
+   * table prices is not taken when the config blocks unpriced models (warned once).
+   */
+  route(from: RouteFrom): Routed | undefined {
+    const { call, lookup, inputTokens, cacheKind } = from;
+    const picked = this.#pick(from);
+    if (picked === undefined || picked.model === call.model) return undefined;
+    const to = from.priceOf(picked.model);
+    if (to.source === 'fallback' && this.#config.unknownModel === 'block') {
+      this.#warn(`route-unpriced:${picked.model}`, `tollgate: route ${picked.rule} names unpriced model ${picked.model}; not routing`);
+      return undefined;
+    }
+    const out = from.maxTokens ?? from.defaultMaxTokens;
+    const before = worstCaseNanos(worstRatesNanos(lookup.price, inputTokens, cacheKind), inputTokens, out);
+    const after = worstCaseNanos(worstRatesNanos(to.price, inputTokens, cacheKind), inputTokens, out);
+    return {
+      model: picked.model,
+      lookup: to,
+      savedRatio: after > 0 && before > after ? before / after - 1 : 0,
+      reason: `route ${picked.rule}: ${call.model} -> ${picked.model}`,
+    };
+  }
+
+  #pick(from: RouteFrom): { model: string; rule: string } | undefined {
+    const call = from.call;
+    const input: RouteInput = {
+      provider: call.provider,
+      operation: call.operation,
+      model: call.model,
+      agent: from.agent,
+      taskId: from.task?.id,
+      taskType: from.task?.type,
+      inputTokens: from.inputTokens,
+      maxTokens: from.maxTokens,
+      hasTools: hasTools(call.body),
+      hasImages: hasImages(call.body),
+      body: call.body,
+    };
+    if (this.#route !== undefined) {
+      try {
+        const m = this.#route(input);
+        if (typeof m === 'string' && m.length > 0) return { model: m, rule: 'route()' };
+      } catch (err) {
+        this.#warn('route', 'tollgate: the route function threw; routing skipped', err);
+      }
+    }
+    for (const rule of this.#config.routes) if (ruleMatches(rule, input)) return { model: rule.model, rule: rule.name };
+    if (this.#config.builtinRoutes) {
+      const m = builtinRoute(input, this.#config.ladders[call.provider]);
+      if (m !== undefined) return { model: m, rule: 'builtin small-prompt' };
+    }
+    return undefined;
+  }
 }

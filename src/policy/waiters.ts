@@ -13,6 +13,7 @@
  * any pending request would, for at most `waitMs`.
  */
 import type { BudgetScope, ReserveResult } from '../ledger/types.ts';
+import { TIMED_OUT, within } from '../internal/deadline.ts';
 import type { LedgerGuard } from './ledger-guard.ts';
 
 interface Waiter {
@@ -20,8 +21,7 @@ interface Waiter {
   readonly amount: number;
   last: ReserveResult;
   done: boolean;
-  readonly timer: NodeJS.Timeout;
-  readonly resolve: (r: ReserveResult) => void;
+  resolve: (r: ReserveResult) => void;
 }
 
 /** See the module comment. */
@@ -43,20 +43,17 @@ export class RoomWaiters {
 
   /** Waits for room for `amount` on `scopes` (see the module comment); `refused` is the answer that made the call wait. */
   wait(agent: string, scopes: readonly BudgetScope[], amount: number, waitMs: number, refused: ReserveResult): Promise<ReserveResult> {
-    return new Promise<ReserveResult>((resolve) => {
-      const w: Waiter = {
-        scopes,
-        amount,
-        last: refused,
-        done: false,
-        timer: setTimeout(() => this.#finish(agent, w, w.last), waitMs),
-        resolve,
-      };
-      let q = this.#queues.get(agent);
-      if (q === undefined) this.#queues.set(agent, (q = []));
-      q.push(w);
-      if (this.#count++ === 0) this.#start();
-    });
+    const w: Waiter = { scopes, amount, last: refused, done: false, resolve: () => {} };
+    const answered = new Promise<ReserveResult>((resolve) => (w.resolve = resolve));
+    let q = this.#queues.get(agent);
+    if (q === undefined) this.#queues.set(agent, (q = []));
+    q.push(w);
+    if (this.#count++ === 0) this.#start();
+    // At the deadline, the last answer stands; a hold that arrives after it is nobody's.
+    const onLate = (r: ReserveResult): void => {
+      if (r.ok) this.#guard.release(r.reservation);
+    };
+    return within(answered, waitMs, { ref: true, onLate }).then((r) => (r === TIMED_OUT ? this.#finish(agent, w, w.last) : r));
   }
 
   /** Refuses every waiter with its last answer (the policy is closing). */
@@ -76,14 +73,14 @@ export class RoomWaiters {
     this.#poll = undefined;
   }
 
-  #finish(agent: string, w: Waiter, r: ReserveResult): void {
+  /** Ends a wait with `r` (returned); a hold taken for a waiter already gone is released. */
+  #finish(agent: string, w: Waiter, r: ReserveResult): ReserveResult {
     if (w.done) {
       // Admitted after its deadline fired: the hold is nobody's.
       if (r.ok) this.#guard.release(r.reservation);
-      return;
+      return r;
     }
     w.done = true;
-    clearTimeout(w.timer);
     const q = this.#queues.get(agent);
     if (q !== undefined) {
       const i = q.indexOf(w);
@@ -92,6 +89,7 @@ export class RoomWaiters {
     }
     if (--this.#count === 0) this.#stop();
     w.resolve(r);
+    return r;
   }
 
   /** Many settles in one turn make one round. */

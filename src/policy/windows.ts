@@ -1,7 +1,9 @@
 /**
  * UTC day and month windows: the counter key of the current window and when it
  * resets. Computed once per window change, so the hot path only compares numbers.
+ * The calendar arithmetic is internal/utc.ts, shared with the processor and the report.
  */
+import { utcDate, utcDayEnd, utcDayStart, utcMonthEnd } from '../internal/utc.ts';
 
 /** The current UTC day and month of an instant. */
 export interface Windows {
@@ -18,17 +20,14 @@ export interface Windows {
 
 /** The windows containing `now` (epoch ms). */
 export function windowsAt(now: number): Windows {
-  const d = new Date(now);
-  const y = d.getUTCFullYear();
-  const m = d.getUTCMonth();
-  const day = d.getUTCDate();
-  const mm = String(m + 1).padStart(2, '0');
+  const date = utcDate(now); // YYYY-MM-DD
+  const dayStart = utcDayStart(now);
   return {
-    dayKey: `day:${y}-${mm}-${String(day).padStart(2, '0')}`,
-    dayStart: Date.UTC(y, m, day),
-    dayReset: Date.UTC(y, m, day + 1),
-    monthKey: `month:${y}-${mm}`,
-    monthReset: Date.UTC(y, m + 1, 1),
+    dayKey: `day:${date}`,
+    dayStart,
+    dayReset: utcDayEnd(now),
+    monthKey: `month:${date.slice(0, 7)}`,
+    monthReset: utcMonthEnd(now),
   };
 }
 

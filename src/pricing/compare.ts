@@ -3,7 +3,7 @@
  * (`model_prices_and_context_window.json`), for `tollgate prices --compare`: a maintainer
  * sees which rates disagree by more than a threshold, and a hint why.
  */
-import { LITELLM_PROVIDERS, liteLlmIndex, type LiteLlmEntry } from './litellm.ts';
+import { LITELLM_PROVIDERS, liteLlmIndex, perMillion, type LiteLlmEntry } from './litellm.ts';
 import { priceInForce } from './table.ts';
 import type { PriceLookup, PriceTable, Rates } from './types.ts';
 
@@ -35,10 +35,6 @@ export interface PriceComparison {
 function relDiff(a: number, b: number): number {
   const m = Math.max(Math.abs(a), Math.abs(b));
   return m === 0 ? 0 : (Math.abs(a - b) / m) * 100;
-}
-
-function perMillion(v: number): number {
-  return Math.round(v * 1e6 * 1e9) / 1e9;
 }
 
 function sameRates(r: Rates, input: number, output: number): boolean {

@@ -2,8 +2,12 @@ import type { CostBreakdown, ModelPrice, PriceLookup, PriceSource, PriceTable, R
 
 const MILLION = 1e6; // rates are USD per million tokens; dividing (not x 1e-6) keeps 2.5/1e6 exact to the last bit
 
-/** A count as given, made safe: NaN, negative and non-finite values count as 0. */
-function count(n: number | undefined): number {
+/**
+ * A token count as given, made safe: NaN, negative and non-finite values count as 0. Unlike
+ * internal/values `count`, not capped: the cost of an absurd count stays absurd (and the policy
+ * charges its bound), never quietly smaller.
+ */
+function tokensOrZero(n: number | undefined): number {
   return n !== undefined && n > 0 && Number.isFinite(n) ? n : 0;
 }
 
@@ -49,12 +53,12 @@ export function ratesFor(price: ModelPrice, inputTokens: number): Rates {
  * cache writes; reasoning within output), so a cost is never negative nor double-counted.
  */
 export function computeCost(usage: Usage, price: ModelPrice): CostBreakdown {
-  const input = count(usage.inputTokens);
-  const output = count(usage.outputTokens);
-  const cacheRead = Math.min(count(usage.cacheReadTokens), input);
-  const cacheWrite = Math.min(count(usage.cacheWriteTokens), input - cacheRead);
-  const cacheWrite1h = Math.min(count(usage.cacheWrite1hTokens), cacheWrite);
-  const reasoning = Math.min(count(usage.reasoningTokens), output);
+  const input = tokensOrZero(usage.inputTokens);
+  const output = tokensOrZero(usage.outputTokens);
+  const cacheRead = Math.min(tokensOrZero(usage.cacheReadTokens), input);
+  const cacheWrite = Math.min(tokensOrZero(usage.cacheWriteTokens), input - cacheRead);
+  const cacheWrite1h = Math.min(tokensOrZero(usage.cacheWrite1hTokens), cacheWrite);
+  const reasoning = Math.min(tokensOrZero(usage.reasoningTokens), output);
 
   const r = ratesFor(price, input);
   const inRate = rate(r.input, 0);

@@ -4,6 +4,7 @@
  * `*_flex` / `*_priority` service-tier rates genai-prices does not carry) and what
  * `tollgate prices --compare` reads to show drift between the two tables.
  */
+import { roundRate } from './compile.ts';
 import type { PriceDataModel } from './data.ts';
 import type { Matcher } from './match.ts';
 import type { PriceTier, ServiceTierRates } from './types.ts';
@@ -42,8 +43,8 @@ export const LITELLM_PROVIDERS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** USD per token -> USD per million tokens, without float noise. */
-function perMillion(v: number): number {
-  return Math.round(v * 1e6 * 1e9) / 1e9;
+export function perMillion(v: number): number {
+  return roundRate(v * 1e6);
 }
 
 /** LiteLLM entries of some providers, keyed by lowercased name without the LiteLLM prefix. */

@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { utcDate } from '../internal/utc.ts';
 import { compileDataFile } from './compile.ts';
 import type { PriceData } from './data.ts';
 import { jsonPath, valueAt } from './json-path.ts';
@@ -143,9 +144,9 @@ export type PriceFile = { readonly kind: 'overrides'; readonly prices: ModelPric
 export function loadPriceFile(path: string, builtin: PriceData): PriceFile {
   const document = readJson(path);
   if (!Array.isArray(document)) return { kind: 'overrides', prices: parsePriceOverrides(path, document) };
-  let asOf = new Date().toISOString().slice(0, 10);
+  let asOf = utcDate(Date.now());
   try {
-    asOf = statSync(path).mtime.toISOString().slice(0, 10);
+    asOf = utcDate(statSync(path).mtimeMs);
   } catch {
     // read a moment ago: an unreadable mtime is not worth failing for; today is the safe date
   }

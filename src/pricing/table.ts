@@ -4,6 +4,8 @@
  * name is normalised and matched once, then memoised (bounded).
  */
 import { diag } from '@opentelemetry/api';
+import { DAY_MILLIS } from '../internal/utc.ts';
+import { WarnOnce } from '../internal/warn-once.ts';
 import data from './data/prices.json' with { type: 'json' };
 import type { PriceData, PriceDataModel } from './data.ts';
 import { compileGlob, compileMatch, type Matcher, type MatchRule } from './match.ts';
@@ -39,7 +41,7 @@ export interface PriceTableOptions {
 }
 
 /** Models already reported as process warnings: once per (provider, model) per process, whatever the table. */
-const processWarned = new Set<string>();
+const processWarned = new WarnOnce(10_000);
 
 /**
  * One model's prices, resolved for a name once and memoised: the base lookup, and when the model
@@ -272,7 +274,7 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
   // provider ('' when none) -> model name as given -> resolution. Bounded: cleared when full.
   const memo = new Map<string, Map<string, Resolved>>();
   let memoSize = 0;
-  const warned = new Set<string>();
+  const warned = new WarnOnce(10_000);
 
   function remember(providerKey: string, model: string, lookup: Resolved): void {
     if (memoSize >= memoCap) {
@@ -308,9 +310,7 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
 
   function warnFallback(model: string, provider: string | undefined, lookup: PriceLookup): void {
     const key = `${provider ?? ''}\u0000${model}`;
-    if (warned.has(key)) return;
-    if (warned.size >= 10_000) warned.clear();
-    warned.add(key);
+    if (!warned.first(key)) return;
     const p = lookup.price;
     const message =
       `tollgate: no price for model "${model}"${provider === undefined ? '' : ` (provider ${provider})`}; ` +
@@ -319,9 +319,7 @@ export function createPriceTable(options: PriceTableOptions = {}): PriceTable {
     diag.warn(message);
     // A call priced at fallback rates can cost many times its real price against a budget: say so
     // where a user looks by default (stderr), not only through diag, which is silent unless configured.
-    if (options.processWarnings !== false && !processWarned.has(key)) {
-      if (processWarned.size >= 10_000) processWarned.clear();
-      processWarned.add(key);
+    if (options.processWarnings !== false && processWarned.first(key)) {
       process.emitWarning(message, { type: 'TollgateWarning', code: 'TOLLGATE_UNKNOWN_MODEL' });
     }
   }
@@ -368,7 +366,7 @@ let staleWarned = false;
 export function warnIfPricesStale(asOf: string, now: number = Date.now()): boolean {
   const built = Date.parse(`${asOf}T00:00:00Z`);
   if (staleWarned || Number.isNaN(built)) return false;
-  const days = Math.floor((now - built) / 86_400_000);
+  const days = Math.floor((now - built) / DAY_MILLIS);
   if (days <= STALE_PRICES_DAYS) return false;
   staleWarned = true;
   const message =

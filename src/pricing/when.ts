@@ -5,9 +5,8 @@
  * none holding means the base price. A start date holds from that UTC midnight on; a
  * time-of-day window `[start, end)` holds on UTC clock time and wraps midnight when end < start.
  */
+import { DAY_MILLIS } from '../internal/utc.ts';
 import type { PriceWhen } from './types.ts';
-
-const DAY_MS = 86_400_000;
 
 /** A constraint compiled to numbers, so a check is two comparisons. */
 export interface CompiledConstraint {
@@ -32,7 +31,7 @@ export function compileConstraint(w: PriceWhen): CompiledConstraint {
 /** True when the constraint holds at `t` (epoch ms). */
 export function holds(c: CompiledConstraint, t: number): boolean {
   if (c.fromMs === c.fromMs) return t >= c.fromMs; // not NaN: a dated price
-  const ms = ((t % DAY_MS) + DAY_MS) % DAY_MS;
+  const ms = ((t % DAY_MILLIS) + DAY_MILLIS) % DAY_MILLIS;
   return c.endMs < c.startMs ? ms >= c.startMs || ms < c.endMs : ms >= c.startMs && ms < c.endMs;
 }
 
@@ -50,15 +49,15 @@ export function indexesDuring(constraints: readonly CompiledConstraint[], fromMs
   const out = new Set<number>([resolveIndex(constraints, fromMs)]);
   if (!(toMs > fromMs)) return out;
   const instants: number[] = [];
-  const firstDay = Math.floor(fromMs / DAY_MS);
-  const lastDay = Math.min(Math.floor(toMs / DAY_MS), firstDay + 2); // windows repeat daily: two days see every boundary
+  const firstDay = Math.floor(fromMs / DAY_MILLIS);
+  const lastDay = Math.min(Math.floor(toMs / DAY_MILLIS), firstDay + 2); // windows repeat daily: two days see every boundary
   for (const c of constraints) {
     if (c.fromMs === c.fromMs) {
       if (c.fromMs > fromMs && c.fromMs <= toMs) instants.push(c.fromMs);
       continue;
     }
     for (let d = firstDay; d <= lastDay; d++) {
-      for (const at of [d * DAY_MS + c.startMs, d * DAY_MS + c.endMs]) if (at > fromMs && at <= toMs) instants.push(at);
+      for (const at of [d * DAY_MILLIS + c.startMs, d * DAY_MILLIS + c.endMs]) if (at > fromMs && at <= toMs) instants.push(at);
     }
   }
   for (const at of instants) out.add(resolveIndex(constraints, at));

@@ -42,13 +42,14 @@
  * for spans whose instrumentation records them itself (SELF_METERED_SCOPES).
  */
 import { metrics, SpanStatusCode, trace, type Attributes, type Context, type Meter, type MeterProvider } from '@opentelemetry/api';
+import { hrTimeToMilliseconds, hrTimeToSeconds } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { agentFromBaggage, agentFromContext, taskFromBaggage, taskScopeFromContext, type TaskInfo, type TaskScope } from '../context.ts';
 import { ConfigError } from '../errors.ts';
 import type { ForeignSpend, SpendSink, TaskEnd } from '../gate.ts';
-import { isThenable } from '../internal/values.ts';
+import { isThenable, str } from '../internal/values.ts';
 import { warnOnce } from '../internal/warn-once.ts';
-import { nanosToUsd, NANOS_PER_USD } from '../internal/money.ts';
+import { nanosToUsd, usdToNanos } from '../internal/money.ts';
 import { computeCost, priceCall, writeCostAttributes } from '../pricing/index.ts';
 import type { PriceTable, Usage } from '../pricing/types.ts';
 import {
@@ -102,9 +103,12 @@ export interface CostSpanProcessorOptions {
   /** The price table that prices spans arriving without a cost. */
   readonly prices: PriceTable;
   /**
-   * Milliseconds since the epoch; drives the UTC day / month windows and task TTLs.
+   * Clock in epoch ms (the name every tollgate option uses); drives the UTC day / month windows
+   * and task TTLs.
    * @default Date.now
    */
+  readonly now?: () => number;
+  /** @deprecated Use `now`; read only when `now` is not given. */
   readonly clock?: () => number;
   /** Meter for the cost metrics. Wins over `meterProvider`. */
   readonly meter?: Meter;
@@ -201,7 +205,7 @@ const MAX_CACHED_SERIES = 4_096;
  */
 export class CostSpanProcessor implements SpanProcessor {
   private readonly prices: PriceTable;
-  private readonly clock: () => number;
+  private readonly now: () => number;
   private readonly instruments: CostInstruments;
   private readonly onForeignSpend: ((spend: ForeignSpend) => void) | undefined;
   private readonly onTaskEnd: ((task: TaskEnd) => void) | undefined;
@@ -240,7 +244,7 @@ export class CostSpanProcessor implements SpanProcessor {
       throw new ConfigError('CostSpanProcessor options.prices', options?.prices, 'a PriceTable (createPriceTable() / defaultPriceTable())');
     }
     this.prices = options.prices;
-    this.clock = options.clock ?? Date.now;
+    this.now = options.now ?? options.clock ?? Date.now;
     const meter = options.meter ?? (options.meterProvider ?? metrics.getMeterProvider()).getMeter(TOLLGATE_SCOPE_PREFIX);
     this.instruments = new CostInstruments(meter);
     const policy = options.policy;
@@ -288,7 +292,7 @@ export class CostSpanProcessor implements SpanProcessor {
    * trace id of a task that is a trace), while it is in the table.
    */
   getSpend(query: { agent?: string; taskId?: string } = {}): SpendReport {
-    const now = this.clock();
+    const now = this.now();
     this.refreshWindows(now);
     const agents: Record<string, AgentSpend> = {};
     let report: Omit<SpendReport, 'task' | 'agents' | 'at'>;
@@ -348,7 +352,7 @@ export class CostSpanProcessor implements SpanProcessor {
     let task: TaskEntry | undefined;
     if (isRoot || inference) {
       const id = explicitTask?.id ?? span.spanContext().traceId;
-      const now = this.clock();
+      const now = this.now();
       if (isRoot) {
         task = this.tasks.openTask(id, explicitTask?.type ?? str(attrs[ATTR_TASK_TYPE]), now);
         task.openRoots++;
@@ -413,7 +417,7 @@ export class CostSpanProcessor implements SpanProcessor {
   }
 
   private lateState(span: Span): SpanState {
-    const now = this.clock();
+    const now = this.now();
     const id = span.spanContext().traceId;
     let task = this.tasks.get(id);
     let isRoot = false;
@@ -490,7 +494,7 @@ export class CostSpanProcessor implements SpanProcessor {
       fallback = attrs[ATTR_COST_SOURCE] === 'fallback';
     } else if (usage !== undefined) {
       // The price in force when the call STARTED (the span's start, not this clock), on the tier that served it.
-      startMs = span.startTime[0] * 1000 + span.startTime[1] / 1e6;
+      startMs = hrTimeToMilliseconds(span.startTime);
       const priced = priceCall(this.prices, usage, model, provider, startMs, serviceTierOf(attrs));
       // A span that came without a cost (a foreign instrumentation's): priced here, once.
       costUsd = writeCostAttributes(span, priced);
@@ -507,14 +511,14 @@ export class CostSpanProcessor implements SpanProcessor {
     }
 
     // Rollups: integer nano-USD into accumulators found once per (agent, model, task type).
-    const nanos = Math.round(costUsd * NANOS_PER_USD);
+    const nanos = usdToNanos(costUsd);
     const attemptsAttr = attrs[ATTR_ATTEMPTS];
     const attempts = typeof attemptsAttr === 'number' && attemptsAttr >= 1 ? Math.floor(attemptsAttr) : 1;
     const failedAttempts = failed ? attempts : attempts - 1;
     const failedNanos = failed ? nanos : 0;
     const inTok = usage?.inputTokens ?? 0;
     const outTok = usage?.outputTokens ?? 0;
-    const now = this.clock();
+    const now = this.now();
     this.refreshWindows(now);
     const a = this.agentRollup(agent);
     const combo = a.combo(agent, model, taskType, this.comboBudget);
@@ -549,7 +553,7 @@ export class CostSpanProcessor implements SpanProcessor {
     const ins = this.instruments;
     ins.cost.add(costUsd, combo.costAttributes(provider, operation));
     if (fallback) ins.fallback.add(1, defined({ [ATTR_GEN_AI_AGENT_NAME]: agent, [ATTR_GEN_AI_PROVIDER_NAME]: provider, [ATTR_GEN_AI_REQUEST_MODEL]: model }));
-    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo, startMs ?? span.startTime[0] * 1000 + span.startTime[1] / 1e6, serviceTierOf(attrs));
+    if (usage !== undefined && (usage.cacheReadTokens ?? 0) > 0) this.recordCacheSaving(usage, model, provider, realCostUsd, combo, startMs ?? hrTimeToMilliseconds(span.startTime), serviceTierOf(attrs));
     // The GenAI client histograms, unless the span's instrumentation, or another one that
     // traced the same call (a span of its call group), records them itself: two series of
     // one call under two scopes double every token sum.
@@ -561,7 +565,7 @@ export class CostSpanProcessor implements SpanProcessor {
         if (operation !== 'embeddings') ins.tokens.record(usage.outputTokens, conv.output);
       }
       const d = span.duration;
-      ins.duration.record(d[0] + d[1] / 1e9, failed ? conv.failed(str(errorAttr) ?? '_OTHER') : conv.ok);
+      ins.duration.record(hrTimeToSeconds(d), failed ? conv.failed(str(errorAttr) ?? '_OTHER') : conv.ok);
     }
 
     if (pricedHere && this.onForeignSpend !== undefined) {
@@ -614,7 +618,7 @@ export class CostSpanProcessor implements SpanProcessor {
   }
 
   private finishTask(task: TaskEntry): void {
-    this.tasks.finish(task, this.clock());
+    this.tasks.finish(task, this.now());
     if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
         this.onTaskEnd({ id: task.id, type: task.type, costUsd: nanosToUsd(task.costNanos), calls: task.calls, attempts: task.attempts });
@@ -715,10 +719,6 @@ function withoutCacheReads(usage: Usage): Usage {
   if (usage.reasoningTokens !== undefined) u.reasoningTokens = usage.reasoningTokens;
   if (usage.batch !== undefined) u.batch = usage.batch;
   return u;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v.length > 0 ? v : undefined;
 }
 
 function positive(v: number | undefined, dflt: number, name: string): number {

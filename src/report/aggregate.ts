@@ -59,6 +59,7 @@ import {
   ERROR_TYPE_BUDGET_EXCEEDED,
 } from '../semconv.ts';
 import { usdToNanos } from '../internal/money.ts';
+import { str } from '../internal/values.ts';
 import { utcDate, utcDayStart } from '../internal/utc.ts';
 import { STATUS_ERROR } from './otlp.ts';
 import type { Attributes, AttrValue, OtlpSpan } from './otlp.ts';
@@ -155,10 +156,6 @@ interface Entry {
 /** An empty row. */
 export function emptyRow(): RowTotals {
   return { calls: 0, errors: 0, blocked: 0, unpriced: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costNanos: 0, cacheSavingsNanos: 0, cacheSavingsUnknown: 0 };
-}
-
-function str(value: AttrValue | undefined): string | undefined {
-  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 function num(value: AttrValue | undefined): number | undefined {

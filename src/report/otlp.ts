@@ -13,6 +13,7 @@
  * A line is validated as a whole: a line with one malformed span is skipped
  * entirely, so a report never mixes half a batch into its totals.
  */
+import { isRecord } from '../internal/values.ts';
 
 /** An attribute value as decoded from OTLP JSON `AnyValue`. */
 export type AttrValue = string | number | boolean | null | readonly AttrValue[] | { readonly [key: string]: AttrValue };
@@ -59,10 +60,6 @@ const STATUS_NAMES: Readonly<Record<string, number>> = {
 
 type Json = Record<string, unknown>;
 
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function arrayAt(parent: Json, key: string, path: string, required: boolean): readonly unknown[] {
   const value = parent[key];
   if (value === undefined || value === null) {
@@ -74,7 +71,7 @@ function arrayAt(parent: Json, key: string, path: string, required: boolean): re
 }
 
 function objectAt(value: unknown, path: string): Json {
-  if (!isObject(value)) throw new OtlpShapeError(path, `expected an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
+  if (!isRecord(value)) throw new OtlpShapeError(path, `expected an object, got ${value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value}`);
   return value;
 }
 

@@ -28,6 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { isRecord } from '../internal/values.ts';
 import type { RouteContext, StandinFault, StandinRoute, StandinState } from './server.ts';
 
 /** The stand-in's token count of one text: ceil(characters / 4). Exported so tests state expectations in the same unit. */
@@ -171,7 +172,7 @@ export function answerMessages(body: unknown, headers: Headers, cache: Anthropic
   if (headerFault === '500') return errorReply(500, 'api_error', 'Internal server error (stand-in fault 500)');
   if (headerFault === '429') return errorReply(429, 'rate_limit_error', 'Rate limited (stand-in fault 429)', { 'retry-after': '0' });
   if (headerFault === '529') return errorReply(529, 'overloaded_error', 'Overloaded (stand-in fault 529)');
-  if (!isObject(body)) return errorReply(400, 'invalid_request_error', 'body: expected a JSON object');
+  if (!isRecord(body)) return errorReply(400, 'invalid_request_error', 'body: expected a JSON object');
   const model = body.model;
   if (typeof model !== 'string' || model.length === 0) return errorReply(400, 'invalid_request_error', 'model: Field required');
   const maxTokens = body.max_tokens;
@@ -341,7 +342,7 @@ export function anthropicRoutes(options: AnthropicRoutesOptions = {}): StandinRo
       path: '/v1/messages/count_tokens',
       handle(ctx: RouteContext) {
         const body = ctx.request.body;
-        const reply: AnthropicReply = isObject(body)
+        const reply: AnthropicReply = isRecord(body)
           ? { status: 200, headers: JSON_HEADERS, body: JSON.stringify({ input_tokens: cacheOf(ctx.state).count(body, false).input }) }
           : errorReply(400, 'invalid_request_error', 'body: expected a JSON object');
         return writeReply(ctx.res, reply);
@@ -357,9 +358,6 @@ export function anthropicRoutes(options: AnthropicRoutesOptions = {}): StandinRo
   ];
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function replyFor(maxTokens: number): { text: string; stopReason: string } {
   const full = STANDIN_REPLY_TEXT;
@@ -389,7 +387,7 @@ function flatten(body: Readonly<Record<string, unknown>>): Block[] {
   else if (Array.isArray(system)) for (const b of system as unknown[]) push(b, blockText(b));
   if (Array.isArray(body.messages)) {
     for (const m of body.messages as unknown[]) {
-      if (!isObject(m)) continue;
+      if (!isRecord(m)) continue;
       const content = m.content;
       if (typeof content === 'string') push({ role: m.role, content }, content);
       else if (Array.isArray(content)) for (const b of content as unknown[]) push(b, blockText(b));
@@ -399,15 +397,15 @@ function flatten(body: Readonly<Record<string, unknown>>): Block[] {
 }
 
 function ttlOf(block: unknown): '5m' | '1h' | undefined {
-  if (!isObject(block)) return undefined;
+  if (!isRecord(block)) return undefined;
   const cc = block.cache_control;
-  if (!isObject(cc) || cc.type !== 'ephemeral') return undefined;
+  if (!isRecord(cc) || cc.type !== 'ephemeral') return undefined;
   return cc.ttl === '1h' ? '1h' : '5m';
 }
 
 function blockText(block: unknown): string {
   if (typeof block === 'string') return block;
-  if (!isObject(block)) return '';
+  if (!isRecord(block)) return '';
   if (typeof block.text === 'string') return block.text;
   if (typeof block.thinking === 'string') return block.thinking;
   if (block.type === 'tool_result') {

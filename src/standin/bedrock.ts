@@ -24,6 +24,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { EventStreamCodec } from '@smithy/core/event-streams';
+import { isRecord } from '../internal/values.ts';
 import { ANSWER_WORDS, answerTokens, nextId, promptTokens, sendJson } from './server.ts';
 import type { CannedResponse, RouteContext, StandinFault, StandinRoute } from './server.ts';
 
@@ -47,7 +48,7 @@ export function bedrockRoutes(): StandinRoute[] {
 
 function bodyOf(ctx: RouteContext): Body | undefined {
   const b = ctx.request.body;
-  if (typeof b === 'object' && b !== null && !Array.isArray(b)) return b as Body;
+  if (isRecord(b)) return b;
   sendBedrockError(ctx.res, 400, 'ValidationException', 'stand-in: the request body must be a JSON object');
   return undefined;
 }

@@ -13,6 +13,7 @@
  * `candidatesTokenCount`), `toolUsePromptTokenCount` (a built-in tool such as `googleSearch`: not
  * part of `promptTokenCount` either).
  */
+import { isRecord } from '../internal/values.ts';
 import type { RouteContext, StandinRoute } from './server.ts';
 import { ANSWER_WORDS, answerTokens, nextId, promptTokens, sendJson, sendSse } from './server.ts';
 
@@ -22,10 +23,6 @@ export const GEMINI_STANDIN_THOUGHTS_TOKENS = 8;
 export const GEMINI_STANDIN_TOOL_USE_TOKENS = 5;
 
 type Body = Record<string, unknown>;
-
-function isRecord(value: unknown): value is Body {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The Gemini routes (Gemini API and Vertex AI paths). */
 export function geminiRoutes(): StandinRoute[] {

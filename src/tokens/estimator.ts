@@ -11,6 +11,7 @@
  * tokenizes the messages it has not seen before.
  */
 import { Buffer } from 'node:buffer';
+import { isRecord } from '../internal/values.ts';
 import { countTokens, encodingFor, type Encoding } from './tokenizer.ts';
 
 /** Which request format a body is in. */
@@ -57,10 +58,6 @@ interface Walker {
   readonly text: Measure;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function json(w: Walker, v: unknown): number {
   if (v === undefined || v === null) return 0;
   let s: string | undefined;
@@ -72,7 +69,7 @@ function json(w: Walker, v: unknown): number {
   return s === undefined ? 0 : w.text(s);
 }
 
-function str(w: Walker, v: unknown): number {
+function textTokens(w: Walker, v: unknown): number {
   return typeof v === 'string' ? w.text(v) : 0;
 }
 
@@ -92,23 +89,23 @@ function part(w: Walker, p: unknown): number {
     case 'output_text':
     case 'summary_text':
     case 'refusal':
-      return typeof p.text === 'string' ? w.text(p.text) : str(w, p.refusal);
+      return typeof p.text === 'string' ? w.text(p.text) : textTokens(w, p.refusal);
     case 'image_url':
     case 'input_image':
     case 'image':
       return IMAGE_TOKENS;
     case 'tool_use':
     case 'server_tool_use':
-      return str(w, p.name) + json(w, p.input) + TOOL_CALL_OVERHEAD_TOKENS;
+      return textTokens(w, p.name) + json(w, p.input) + TOOL_CALL_OVERHEAD_TOKENS;
     case 'tool_result':
       return (typeof p.content === 'string' ? w.text(p.content) : part(w, p.content)) + TOOL_CALL_OVERHEAD_TOKENS;
     case 'thinking':
-      return str(w, p.thinking);
+      return textTokens(w, p.thinking);
     case 'redacted_thinking':
-      return str(w, p.data);
+      return textTokens(w, p.data);
     case 'function_call':
     case 'custom_tool_call':
-      return str(w, p.name) + (typeof p.arguments === 'string' ? w.text(p.arguments) : str(w, p.input)) + TOOL_CALL_OVERHEAD_TOKENS;
+      return textTokens(w, p.name) + (typeof p.arguments === 'string' ? w.text(p.arguments) : textTokens(w, p.input)) + TOOL_CALL_OVERHEAD_TOKENS;
     case 'function_call_output':
     case 'custom_tool_call_output':
       return (typeof p.output === 'string' ? w.text(p.output) : json(w, p.output)) + TOOL_CALL_OVERHEAD_TOKENS;
@@ -124,7 +121,7 @@ function part(w: Walker, p: unknown): number {
 
 function message(w: Walker, m: unknown): number {
   if (!isRecord(m)) return part(w, m);
-  let n = MESSAGE_OVERHEAD_TOKENS + str(w, m.role);
+  let n = MESSAGE_OVERHEAD_TOKENS + textTokens(w, m.role);
   if (typeof m.name === 'string') n += w.text(m.name) + 1;
   const content = m.content;
   if (typeof content === 'string') n += w.text(content);
@@ -133,10 +130,10 @@ function message(w: Walker, m: unknown): number {
   if (Array.isArray(calls)) {
     for (const c of calls) {
       const fn = isRecord(c) ? c.function : undefined;
-      n += isRecord(fn) ? str(w, fn.name) + str(w, fn.arguments) + TOOL_CALL_OVERHEAD_TOKENS : json(w, c);
+      n += isRecord(fn) ? textTokens(w, fn.name) + textTokens(w, fn.arguments) + TOOL_CALL_OVERHEAD_TOKENS : json(w, c);
     }
   }
-  if (isRecord(m.function_call)) n += str(w, m.function_call.name) + str(w, m.function_call.arguments) + TOOL_CALL_OVERHEAD_TOKENS;
+  if (isRecord(m.function_call)) n += textTokens(w, m.function_call.name) + textTokens(w, m.function_call.arguments) + TOOL_CALL_OVERHEAD_TOKENS;
   if (typeof m.tool_call_id === 'string') n += w.text(m.tool_call_id);
   return n;
 }
@@ -153,7 +150,7 @@ function body(w: Walker, provider: EstimateProvider, b: unknown): number {
   if (provider === 'anthropic') {
     n += typeof b.system === 'string' ? w.text(b.system) : part(w, b.system);
   } else {
-    n += str(w, b.instructions);
+    n += textTokens(w, b.instructions);
     const input = b.input;
     if (isEmbeddings(b)) n += part(w, input);
     else if (typeof input === 'string') {

@@ -20,7 +20,7 @@ import { RedisLedger } from '../../src/ledger/redis.ts';
 import { SqliteLedger } from '../../src/ledger/sqlite.ts';
 import { MAX_CHARGE_NANOS, MAX_COUNTER_NANOS, type BudgetScope, type Ledger } from '../../src/ledger/types.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
-import { call, fixedEstimator, harness } from '../policy/helpers.ts';
+import { call, errorOf, fixedEstimator, harness } from '../policy/helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-defects-'));
 let redis: RedisServer;
@@ -65,7 +65,7 @@ void describe('defects 2 and 3: absurd usage is charged the same bounded amount 
         // needed; a bounded charge saturates the cap and a later call is refused below.
         const fresh = harness({ ledger, limits: { dailyUsd: 1e7 }, clock: REAL }).policy;
         const d = await fresh.admit(call());
-        assert.notEqual(d.action, 'block', String(d.error));
+        assert.notEqual(d.action, 'block', String(errorOf(d)));
         // What the call holds, as the ledger reports it (the ticket is opaque).
         const held = Math.round((await policy.getAgentStatus('main')).budgets[0]!.reservedUsd * 1e9);
         fresh.complete(d.ticket, { costUsd, model: 'big' });
@@ -87,7 +87,7 @@ void describe('defects 2 and 3: absurd usage is charged the same bounded amount 
       assert.equal(status.budgets[0]!.spentUsd, MAX_COUNTER_NANOS / 1e9);
       const refused = await policy.admit(call());
       assert.equal(refused.action, 'block');
-      assert.ok(refused.error instanceof BudgetExceededError, String(refused.error));
+      assert.ok(errorOf(refused) instanceof BudgetExceededError, String(errorOf(refused)));
       spent.push(status.budgets[0]!.spentUsd);
       spentBy[name] = spent;
       await ledger.close();
@@ -107,7 +107,7 @@ void describe('defect 4: without withTask, the trace is the task', () => {
     await tracer.startActiveSpan('job', async (span) => {
       for (let i = 0; i < 4; i++) {
         const d = await policy.admit(call({ maxTokens: 233 }));
-        outcomes.push(d.action === 'block' ? `block:${(d.error as BudgetExceededError).scope}:${(d.error as BudgetExceededError).taskId}` : d.action);
+        outcomes.push(d.action === 'block' ? `block:${(errorOf(d) as BudgetExceededError).scope}:${(errorOf(d) as BudgetExceededError).taskId}` : d.action);
         if (d.action !== 'block') policy.complete(d.ticket, { costUsd: 0.008, model: 'big' });
       }
       const t = `trace:${span.spanContext().traceId}`;

@@ -22,7 +22,7 @@ import { BudgetPolicy } from '../../src/policy/index.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { freePort, startRedisServer, type RedisServer } from '../support/redis-server.ts';
 import { runLedgerContract } from './contract.ts';
-import { fixedEstimator } from '../policy/helpers.ts';
+import { errorOf, fixedEstimator } from '../policy/helpers.ts';
 
 const run = promisify(execFile);
 const nodes: RedisServer[] = [];
@@ -116,8 +116,9 @@ void describe('Redis Cluster', () => {
       Array.from({ length: 200 }, async (_, i) => {
         const d = await policy.admit({ provider: 'openai', operation: 'chat', model: 'big', maxTokens: 100, stream: false, body: {}, agent: i % 2 === 0 ? 'alpha' : 'beta', task: undefined, attempt: 1 });
         if (d.action === 'block') {
-          assert.ok(d.error instanceof BudgetExceededError, String(d.error));
-          assert.equal(d.error.scope, 'team');
+          const error = errorOf(d);
+          assert.ok(error instanceof BudgetExceededError, String(error));
+          assert.equal(error.scope, 'team');
           refused++;
           return;
         }

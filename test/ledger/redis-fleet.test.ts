@@ -166,7 +166,7 @@ async function policyLanes(cfg: WorkerConfig, ledger: RedisLedger, stats: Worker
   const { resolveConfig } = await import('../../src/config/index.ts');
   const { BudgetPolicy } = await import('../../src/policy/index.ts');
   const { createPriceTable } = await import('../../src/pricing/index.ts');
-  const { BudgetExceededError } = await import('../../src/errors.ts');
+  const { BudgetExceededError, refusalError } = await import('../../src/errors.ts');
   const config = resolveConfig({
     env: {},
     overrides: { agent: cfg.agent, limits: { dailyUsd: cfg.dayCapNanos / 1e9, monthlyUsd: (cfg.dayCapNanos * 30) / 1e9 } },
@@ -191,7 +191,7 @@ async function policyLanes(cfg: WorkerConfig, ledger: RedisLedger, stats: Worker
         attempt: 1,
       });
       if (decision.action === 'block') {
-        const err = decision.error;
+        const err = decision.refusal === undefined ? undefined : refusalError(decision.refusal);
         if (err instanceof BudgetExceededError) {
           stats.blocked[err.scope] = (stats.blocked[err.scope] ?? 0) + 1;
           if (err.agent !== cfg.agent || err.limitUsd !== cfg.dayCapNanos / 1e9 || err.spentUsd + err.reservedUsd + err.estimatedUsd <= err.limitUsd) {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { BudgetExceededError } from '../../src/errors.ts';
 import { createLedger } from '../../src/ledger/index.ts';
 import type { Ledger } from '../../src/ledger/types.ts';
-import { call, clock, harness, type Clock } from './helpers.ts';
+import { call, clock, errorOf, harness, type Clock } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-policy-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -53,8 +53,9 @@ async function storm(ledgerFor: (c: Clock) => Ledger | Promise<Ledger>, limits: 
       await yieldTimes(Math.floor(random() * 3));
       const d = await policy.admit(call({ task: { id: taskOf(i), type: 'storm' } }));
       if (d.action === 'block') {
-        assert.ok(d.error instanceof BudgetExceededError, String(d.error));
-        out.errors.push(d.error);
+        const error = errorOf(d);
+        assert.ok(error instanceof BudgetExceededError, String(error));
+        out.errors.push(error);
         return;
       }
       assert.equal(d.action, 'allow');
@@ -130,7 +131,7 @@ void describe('restart with sqlite', () => {
     const status = await second.policy.getAgentStatus('main');
     assert.equal(status.budgets[0]!.spentUsd, 0.07);
     assert.equal(status.budgets[0]!.reservedUsd, 0.013);
-    const e = (await second.policy.admit(call())).error;
+    const e = errorOf(await second.policy.admit(call()));
     assert.ok(e instanceof BudgetExceededError);
     assert.equal(e.spentUsd, 0.07);
     // Once the crashed holder's reservation expires (10 min TTL), its room comes back.

@@ -5,7 +5,8 @@
 import { MeterProvider, MetricReader, type DataPoint } from '@opentelemetry/sdk-metrics';
 import type { Attributes } from '@opentelemetry/api';
 import { resolveConfig, type AgentLimits } from '../../src/config/index.ts';
-import type { CallDescription } from '../../src/gate.ts';
+import { refusalError } from '../../src/errors.ts';
+import type { CallDescription, GateDecision } from '../../src/gate.ts';
 import type { TaskInfo } from '../../src/context.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import type { Ledger } from '../../src/ledger/types.ts';
@@ -27,6 +28,11 @@ export const PRICES = createPriceTable({
 
 /** 2026-11-25 12:00 UTC */
 export const NOON = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+/** The error a decision throws into the call: built from its refusal (as the instrumentation does), or undefined when it does not block. */
+export function errorOf(d: GateDecision): Error | undefined {
+  return d.refusal === undefined ? d.error : refusalError(d.refusal);
+}
 
 export interface Clock {
   now: () => number;

@@ -7,12 +7,13 @@ import type { Ledger } from '../../src/ledger/types.ts';
 import { WriteBuffer, type BufferedWrite } from '../../src/ledger/write-buffer.ts';
 import { DEFAULT_MAX_TOKENS, createBudgetPolicy, type BudgetExceededEvent } from '../../src/policy/index.ts';
 import { resolveConfig } from '../../src/config/index.ts';
-import { NOON, call, clock, fixedEstimator, harness } from './helpers.ts';
+import { NOON, call, clock, errorOf, fixedEstimator, harness } from './helpers.ts';
 
 function blockedError(d: GateDecision): BudgetExceededError {
   assert.equal(d.action, 'block');
-  assert.ok(d.error instanceof BudgetExceededError, `expected BudgetExceededError, got ${String(d.error)}`);
-  return d.error;
+  const error = errorOf(d);
+  assert.ok(error instanceof BudgetExceededError, `expected BudgetExceededError, got ${String(error)}`);
+  return error;
 }
 
 void describe('BudgetPolicy: output ceiling', () => {
@@ -312,8 +313,8 @@ void describe('BudgetPolicy: unknown models', () => {
     const { policy } = harness({ file: { unknownModel: 'block' } });
     const d = await policy.admit(call({ model: 'acme-unknown-9' }));
     assert.equal(d.action, 'block');
-    assert.ok(d.error instanceof TollgateError);
-    assert.equal((d.error as TollgateError).code, 'MODEL_UNPRICED');
+    assert.ok(errorOf(d) instanceof TollgateError);
+    assert.equal((errorOf(d) as TollgateError).code, 'MODEL_UNPRICED');
   });
 });
 
@@ -469,8 +470,8 @@ void describe('BudgetPolicy: ledger outage', () => {
     flaky.down = true;
     const d = await policy.admit(call());
     assert.equal(d.action, 'block');
-    assert.ok(d.error instanceof LedgerUnavailableError);
-    assert.equal((d.error as LedgerUnavailableError).ledger, 'flaky');
+    assert.ok(errorOf(d) instanceof LedgerUnavailableError);
+    assert.equal((errorOf(d) as LedgerUnavailableError).ledger, 'flaky');
     flaky.down = false;
     // Still inside the back-off: fails fast without asking the ledger.
     assert.equal((await policy.admit(call())).action, 'block');
@@ -510,8 +511,8 @@ void describe('BudgetPolicy: ledger outage', () => {
     flaky.hang = true;
     const d = await policy.admit(call());
     assert.equal(d.action, 'block');
-    assert.ok(d.error instanceof LedgerUnavailableError);
-    assert.match(d.error.message, /no answer within 20 ms/);
+    assert.ok(errorOf(d) instanceof LedgerUnavailableError);
+    assert.match(errorOf(d)!.message, /no answer within 20 ms/);
     await policy.close();
   });
 });

@@ -11,7 +11,7 @@ import { BudgetExceededError } from '../../src/errors.ts';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import { BudgetPolicy } from '../../src/policy/index.ts';
 import { defaultPriceTable, MAX_CALL_DURATION_MS } from '../../src/pricing/index.ts';
-import { call, fixedEstimator } from './helpers.ts';
+import { call, errorOf, fixedEstimator } from './helpers.ts';
 
 /** The estimate of a 1000-in / 1000-out call at `iso`, read from the refusal of a $0.000001 cap. */
 async function estimateAt(iso: string, model: string, body: Record<string, unknown> = {}): Promise<number> {
@@ -26,8 +26,9 @@ async function estimateAt(iso: string, model: string, body: Record<string, unkno
   });
   const d = await policy.admit(call({ model, maxTokens: 1000, body: { model, messages: [{ role: 'user', content: 'hi' }], ...body } }));
   assert.equal(d.action, 'block');
-  assert.ok(d.error instanceof BudgetExceededError);
-  return d.error.estimatedUsd;
+  const error = errorOf(d);
+  assert.ok(error instanceof BudgetExceededError);
+  return error.estimatedUsd;
 }
 
 void test('a window opening within the maximum call duration is reserved at its (higher) rate', async () => {

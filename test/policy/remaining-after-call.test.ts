@@ -1,6 +1,6 @@
 /**
  * `tollgate.budget.remaining_usd` is the room left in the tightest scope AFTER the call,
- * from its real cost (SPEC, span attributes), not the room once its worst case was held.
+ * from its real cost (docs/telemetry.md, "Spans, calls covered, processor"), not the room once its worst case was held.
  * The real `openai` SDK, the instrumentation with the real policy as its gate, a memory
  * ledger, and the stand-in provider (canned answers where a usage larger than the hold is
  * needed, as a provider can return).

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BudgetExceededError } from '../../src/errors.ts';
-import { call, fixedEstimator, harness } from './helpers.ts';
+import { call, errorOf, fixedEstimator, harness } from './helpers.ts';
 
 const REAL = { now: Date.now, set(): void {}, advance(): void {} };
 const A = call({ maxTokens: 2000 }); // holds $0.06
@@ -25,7 +25,7 @@ void describe('wait option', () => {
     const b = await policy.admit(B);
     assert.equal(b.action, 'block');
     assert.ok(Date.now() - t0 < 50);
-    assert.equal((b.error as BudgetExceededError).reservedUsd, 0.06);
+    assert.equal((errorOf(b) as BudgetExceededError).reservedUsd, 0.06);
   });
 
   it('waits for the hold to settle, then goes on the settled spend', async () => {
@@ -49,7 +49,7 @@ void describe('wait option', () => {
     const b = await pending;
     assert.equal(b.action, 'block');
     assert.ok(Date.now() - t0 < 2_000);
-    const e = b.error as BudgetExceededError;
+    const e = errorOf(b) as BudgetExceededError;
     assert.equal(e.scope, 'agent.daily');
     assert.equal(e.spentUsd, 0.06);
     assert.equal(e.reservedUsd, 0);
@@ -63,7 +63,7 @@ void describe('wait option', () => {
     const waited = Date.now() - t0;
     assert.equal(b.action, 'block');
     assert.ok(waited >= 190 && waited < 2_000, `waited ${waited} ms`);
-    assert.equal((b.error as BudgetExceededError).reservedUsd, 0.06);
+    assert.equal((errorOf(b) as BudgetExceededError).reservedUsd, 0.06);
   });
 
   it('a call whose worst case exceeds the settled room does not wait at all', async () => {

@@ -1,7 +1,7 @@
 /**
  * A model priced at fallback rates is reported where a user looks by default: one Node
  * process warning (stderr) per model per process, code TOLLGATE_UNKNOWN_MODEL, and the
- * diag logger as well (SPEC "Unknown models"). The black-box half (stderr of an app run
+ * diag logger as well (docs/pricing.md, "Pricing semantics"). The black-box half (stderr of an app run
  * under tollgate/register) is in test/blackbox/lifecycle.test.ts.
  */
 import { test } from 'node:test';

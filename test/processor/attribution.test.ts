@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { context, propagation, trace, SpanStatusCode, type Attributes, type Context, type Tracer } from '@opentelemetry/api';
 import { withAgent, withTask } from '../../src/context.ts';
-import { getSpend, tollgateSpanProcessors, type TaskEnd, type ForeignSpend } from '../../src/processor/index.ts';
+import { CostSpanProcessor, getSpend, tollgateSpanProcessors, type TaskEnd, type ForeignSpend } from '../../src/processor/index.ts';
 import { harness, nanos, PRICES } from './harness.ts';
 
 /** acme-large, 1000 in / 100 out = 2000 + 800 = 2800 micro-USD. */
@@ -238,8 +238,15 @@ void test('memory bound: ended tasks leave the table (cap and TTL), open ones ar
 });
 
 void test('tollgateSpanProcessors returns [processor] that getSpend reads', () => {
-  const [p] = tollgateSpanProcessors({ prices: PRICES, clock: () => 0 });
+  const [p] = tollgateSpanProcessors({ prices: PRICES, now: () => 0 });
   assert.ok(p !== undefined);
   assert.equal(getSpend().total.calls, 0);
   assert.deepEqual(getSpend({ agent: 'nobody' }).agents, {});
+});
+
+void test('the injected clock is `now`, as on the policy and the ledgers; `clock` stays a deprecated alias that `now` wins over', () => {
+  const T = Date.UTC(2026, 4, 1, 8, 0, 0);
+  assert.equal(new CostSpanProcessor({ prices: PRICES, now: () => T }).getSpend().at, new Date(T).toISOString());
+  assert.equal(new CostSpanProcessor({ prices: PRICES, clock: () => T }).getSpend().at, new Date(T).toISOString());
+  assert.equal(new CostSpanProcessor({ prices: PRICES, now: () => T, clock: () => 0 }).getSpend().at, new Date(T).toISOString());
 });

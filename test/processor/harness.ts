@@ -57,7 +57,7 @@ export function harness(options: Partial<CostSpanProcessorOptions> = {}, resourc
   const clock = { now: Date.UTC(2026, 0, 31, 12, 0, 0) };
   const reader = new TestReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
-  const processor = new CostSpanProcessor({ prices: PRICES, clock: () => clock.now, meterProvider, ...options });
+  const processor = new CostSpanProcessor({ prices: PRICES, now: () => clock.now, meterProvider, ...options });
   const exporter = new InMemorySpanExporter();
   const provider = new TracerProvider({
     resource: resourceFromAttributes(resourceAttrs),

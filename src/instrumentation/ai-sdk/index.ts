@@ -22,7 +22,7 @@
  * processor prices the call once (its nested-tollgate rule, src/processor/).
  */
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
-import { CallTracker, isRecord, reportFault } from '../core/index.ts';
+import { CallTracker, isRecord, protoOf, reportFault } from '../core/index.ts';
 import type { TollgateInstrumentationConfig } from '../core/index.ts';
 import { loudWarn } from '../core/index.ts';
 import { trackEmbeddingModel, trackLanguageModel } from './model.ts';
@@ -218,8 +218,3 @@ function isWrapped(value: unknown): boolean {
   return typeof value === 'function' && (value as { __wrapped?: unknown }).__wrapped === true;
 }
 
-function protoOf(cls: unknown): Record<string, unknown> | undefined {
-  if (typeof cls !== 'function') return undefined;
-  const proto = (cls as { prototype?: unknown }).prototype;
-  return isRecord(proto) ? proto : undefined;
-}

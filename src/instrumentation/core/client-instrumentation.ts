@@ -7,6 +7,7 @@
 import { diag } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { isRecord } from '../../internal/values.ts';
+import { WarnOnce } from '../../internal/warn-once.ts';
 import type { TollgateInstrumentationConfig } from './settings.ts';
 import { serverOf } from './text.ts';
 import { CallTracker } from './tracked-call.ts';
@@ -36,15 +37,13 @@ export interface SdkModule {
 /** A method being wrapped. */
 export type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
 
-const printed = new Set<string>();
+/** Messages already printed on the console (a handful: one per unsupported client version). */
+const printed = new WarnOnce(16);
 
 /** Warns through diag and, once per message, on the console: diag is silent unless the app set a logger. */
 export function loudWarn(message: string): void {
   diag.warn(message);
-  if (!printed.has(message) && printed.size < 16) {
-    printed.add(message);
-    console.warn(message);
-  }
+  if (printed.first(message)) console.warn(message);
 }
 
 /**
@@ -127,22 +126,34 @@ export interface ClientInfo {
 }
 
 /**
+ * A reader of what a client object says about itself (its {@link ClientInfo}, or more), worked
+ * out once per client object by `describe`; `none` for a value that is not an object.
+ */
+export function perClient<I>(describe: (client: object) => I, none: I): (client: unknown) => I {
+  const infos = new WeakMap<object, I>();
+  return (client: unknown): I => {
+    if (typeof client !== 'object' || client === null) return none;
+    let info = infos.get(client);
+    if (info === undefined) {
+      info = describe(client);
+      infos.set(client, info);
+    }
+    return info;
+  };
+}
+
+/**
  * A memoised reader of {@link ClientInfo} for client objects that carry their base URL in
  * `baseURL` (the Stainless clients, and most others): read once per client object.
  * @param providerOf names the provider from the client and its host (`''` when unknown)
  * @param fallback the provider named for a value that is not a client object
  */
 export function clientInfoReader(providerOf: (client: object, host: string) => string, fallback: string): (client: unknown) => ClientInfo {
-  const infos = new WeakMap<object, ClientInfo>();
-  const none: ClientInfo = { provider: fallback, address: undefined, port: undefined };
-  return (client: unknown): ClientInfo => {
-    if (typeof client !== 'object' || client === null) return none;
-    let info = infos.get(client);
-    if (info === undefined) {
+  return perClient<ClientInfo>(
+    (client) => {
       const server = serverOf((client as { baseURL?: unknown }).baseURL);
-      info = { provider: providerOf(client, server?.address ?? ''), address: server?.address, port: server?.port };
-      infos.set(client, info);
-    }
-    return info;
-  };
+      return { provider: providerOf(client, server?.address ?? ''), address: server?.address, port: server?.port };
+    },
+    { provider: fallback, address: undefined, port: undefined },
+  );
 }

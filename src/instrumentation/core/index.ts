@@ -31,7 +31,7 @@
  *
  * Faults inside tollgate go to `reportFault` (warned once through `diag`); the user's call proceeds.
  */
-export { ClientInstrumentation, clientInfoReader, loudWarn, protoOf } from './client-instrumentation.ts';
+export { ClientInstrumentation, clientInfoReader, loudWarn, perClient, protoOf } from './client-instrumentation.ts';
 export type { AnyFunction, ClientInfo, SdkInstrumentationConfig, SdkModule } from './client-instrumentation.ts';
 export { resolveContentCapture, resolveSettings } from './settings.ts';
 export type { ContentCaptureMode, ResolvedSettings, TollgateInstrumentationConfig } from './settings.ts';

@@ -7,6 +7,7 @@
  * per host and model naming the fix.
  */
 import { diag } from '@opentelemetry/api';
+import { WarnOnce } from '../../internal/warn-once.ts';
 import type { ModelPrice, PriceLookup, PriceTable } from '../../pricing/types.ts';
 
 const views = new WeakMap<PriceTable, PriceTable>();
@@ -24,7 +25,7 @@ export function overridesOrFallback(table: PriceTable): PriceTable {
 function restricted(table: PriceTable): PriceTable {
   let highest: { input: number; output: number } | undefined;
   const fallbacks = new Map<string, PriceLookup>();
-  const warned = new Set<string>();
+  const warned = new WarnOnce(1024);
   const fallback = (model: string, provider: string | undefined): PriceLookup => {
     const key = `${provider ?? ''}\u0000${model}`;
     let lookup = fallbacks.get(key);
@@ -35,8 +36,7 @@ function restricted(table: PriceTable): PriceTable {
       if (fallbacks.size >= 1024) fallbacks.clear();
       fallbacks.set(key, lookup);
     }
-    if (!warned.has(key) && warned.size < 1024) {
-      warned.add(key);
+    if (warned.first(key)) {
       diag.warn(
         `tollgate: "${model}" was called on an OpenAI-compatible host tollgate does not know (${provider ?? 'unknown'}); ` +
           `pricing it at the table's highest rates ($${highest?.input} input / $${highest?.output} output per million tokens), never at OpenAI's. ` +

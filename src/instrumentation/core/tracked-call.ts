@@ -9,8 +9,9 @@
  */
 import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
+import { hrTimeToMilliseconds, isTimeInputHrTime } from '@opentelemetry/core';
 import { agentFromContext, taskFromContext } from '../../context.ts';
-import { BudgetExceededError, LedgerUnavailableError } from '../../errors.ts';
+import { BudgetExceededError, LedgerUnavailableError, refusalError } from '../../errors.ts';
 import { ALLOW_ALL } from '../../gate.ts';
 import type { CallDescription, GateDecision } from '../../gate.ts';
 import { isRecord } from '../../internal/values.ts';
@@ -228,7 +229,8 @@ export class TrackedCall {
       (error: unknown) => {
         // A policy that throws instead of deciding: budget/ledger errors still block, anything else is our fault.
         if (error instanceof BudgetExceededError || error instanceof LedgerUnavailableError) {
-          this.apply({ action: 'block', error }, options);
+          this.span.setAttribute(ATTR_POLICY_ACTION, 'block');
+          this.block(error, BLOCK);
         } else {
           reportFault('gate.admit', error);
           this.apply(ALLOW, options);
@@ -274,6 +276,13 @@ export class TrackedCall {
     };
   }
 
+  /** Marks the call blocked and throws `error` (built from the gate's refusal): nothing is sent. */
+  private block(error: Error, decision: GateDecision): never {
+    this.blocked = true;
+    this.span.addEvent(EVENT_CALL_BLOCKED, blockEventAttributes(error, decision));
+    throw error;
+  }
+
   private apply(decision: GateDecision, options: { body?: unknown }): void {
     const span = this.span;
     span.setAttribute(ATTR_POLICY_ACTION, decision.action);
@@ -282,10 +291,8 @@ export class TrackedCall {
     this.remainingUsd = decision.remainingUsd;
     if (decision.reason !== undefined) span.setAttribute(ATTR_POLICY_REASON, decision.reason);
     if (decision.action === 'block') {
-      this.blocked = true;
-      const error = decision.error ?? blockErrorFor(decision, this.spec, this.agent, this.task);
-      span.addEvent(EVENT_CALL_BLOCKED, blockEventAttributes(error, decision));
-      throw error;
+      const refusal = decision.refusal;
+      this.block(refusal !== undefined ? refusalError(refusal) : (decision.error ?? blockErrorFor(decision, this.spec, this.agent, this.task)), decision);
     }
     this.admitted = true;
     this.ticket = decision.ticket;
@@ -440,11 +447,12 @@ export class TrackedCall {
 }
 
 const ALLOW: GateDecision = { action: 'allow' };
+const BLOCK: GateDecision = { action: 'block' };
 
 /** A span's start time in epoch ms (the SDK span's `startTime`), else now. */
 function spanStartMs(span: Span): number {
   const start = (span as { startTime?: unknown }).startTime;
-  return Array.isArray(start) && typeof start[0] === 'number' && typeof start[1] === 'number' ? start[0] * 1000 + start[1] / 1e6 : Date.now();
+  return isTimeInputHrTime(start) ? hrTimeToMilliseconds(start) : Date.now();
 }
 
 function blockErrorFor(decision: GateDecision, spec: CallSpec, agent: string | undefined, task: CallDescription['task']): Error {

@@ -22,11 +22,11 @@
 import { context } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Usage } from '../../pricing/types.ts';
-import { count, isRecord, reportFault, serverOf } from '../core/index.ts';
+import { count, isRecord, perClient, reportFault, serverOf } from '../core/index.ts';
 import { wrapStreamIterator } from '../stainless/index.ts';
 import type { CallSpec, CallTracker, TrackedCall } from '../core/index.ts';
 import { candidateText, contentsText, geminiUsage, setResponseInfo } from './wire.ts';
-import { ClientInstrumentation, type AnyFunction, type SdkInstrumentationConfig, type SdkModule } from '../core/index.ts';
+import { ClientInstrumentation, type AnyFunction, type ClientInfo, type SdkInstrumentationConfig, type SdkModule } from '../core/index.ts';
 
 /** The `@google/genai` majors tollgate patches. */
 export const SUPPORTED_GOOGLE_GENAI_VERSIONS = '>=1 <3';
@@ -46,7 +46,6 @@ const METHODS: readonly { readonly name: string; readonly op: Operation; readonl
   { name: 'embedContentInternal', op: 'embeddings', stream: false },
 ];
 const METHOD_NAMES: readonly string[] = METHODS.map((m) => m.name);
-
 
 /** Makes every request of `@google/genai` a priced GenAI span, with the budget gate before sending. */
 export class GoogleGenAIInstrumentation extends ClientInstrumentation<GoogleGenAIInstrumentationConfig> {
@@ -152,17 +151,8 @@ function rewritten(params: Params, body: unknown): Params {
 // ---------------------------------------------------------------------------
 // Request side
 
-interface ClientInfo {
-  readonly provider: string;
-  readonly address: string | undefined;
-  readonly port: number | undefined;
-}
-const clientInfos = new WeakMap<object, ClientInfo>();
-
-function clientInfo(client: unknown): ClientInfo {
-  if (!isRecord(client)) return { provider: 'gcp.gemini', address: undefined, port: undefined };
-  let info = clientInfos.get(client);
-  if (info === undefined) {
+const clientInfo = perClient<ClientInfo>(
+  (client) => {
     let vertex = false;
     let baseUrl: unknown;
     try {
@@ -172,11 +162,10 @@ function clientInfo(client: unknown): ClientInfo {
       // getBaseUrl throws when no base URL is set: no server attributes then.
     }
     const server = serverOf(baseUrl);
-    info = { provider: vertex ? 'gcp.vertex_ai' : 'gcp.gemini', address: server?.address, port: server?.port };
-    clientInfos.set(client, info);
-  }
-  return info;
-}
+    return { provider: vertex ? 'gcp.vertex_ai' : 'gcp.gemini', address: server?.address, port: server?.port };
+  },
+  { provider: 'gcp.gemini', address: undefined, port: undefined },
+);
 
 function configOf(params: Params): Params {
   return isRecord(params['config']) ? params['config'] : {};

@@ -15,7 +15,7 @@
  * `prepareOptions` instead (stainless/hooks.ts, "Displaced create").
  */
 import type { Usage } from '../../pricing/types.ts';
-import { collectText, count, isRecord, protoOf, reportFault, serverOf, str } from '../core/index.ts';
+import { collectText, count, isRecord, perClient, protoOf, reportFault, serverOf, str } from '../core/index.ts';
 import type { CallSpec, CallTracker, SdkInstrumentationConfig, SdkModule, TrackedCall } from '../core/index.ts';
 import { isSdkStream, readRawResponse, StainlessInstrumentation, wrapStreamIterator } from '../stainless/index.ts';
 import type { BeginCreate, DisplacedRoutes, ResultHandlers } from '../stainless/index.ts';
@@ -137,18 +137,13 @@ interface ClientInfo extends HostProvider {
   address: string | undefined;
   port: number | undefined;
 }
-const clientInfos = new WeakMap<object, ClientInfo>();
-
-function clientInfo(client: unknown): ClientInfo {
-  if (typeof client !== 'object' || client === null) return { ...providerOfHost(undefined, false), address: undefined, port: undefined };
-  let info = clientInfos.get(client);
-  if (info === undefined) {
+const clientInfo = perClient<ClientInfo>(
+  (client) => {
     const server = serverOf((client as { baseURL?: unknown }).baseURL);
-    info = { ...providerOfHost(server?.address.toLowerCase(), client.constructor.name === 'AzureOpenAI'), address: server?.address, port: server?.port };
-    clientInfos.set(client, info);
-  }
-  return info;
-}
+    return { ...providerOfHost(server?.address.toLowerCase(), client.constructor.name === 'AzureOpenAI'), address: server?.address, port: server?.port };
+  },
+  { ...providerOfHost(undefined, false), address: undefined, port: undefined },
+);
 
 /** The operation of an inference request path (as the SDK passes it to `request`), else undefined. */
 function operationOfPath(path: unknown): Operation | undefined {

@@ -189,7 +189,7 @@ var (
 	modelKeys = []string{"provider", "model", "match", "input", "output", "cacheRead", "cacheWrite", "cacheWrite1h", "reasoning", "batchDiscount", "maxOutputTokens", "tiers"}
 )
 
-// loadOverrides reads a price override file (SPEC.md "Price override file"), as strictly
+// loadOverrides reads a price override file (docs/pricing.md, "Price override file (`TOLLGATE_PRICES`)"), as strictly
 // as src/pricing/overrides.ts does.
 func (t *Table) loadOverrides(file string) error {
 	text, err := os.ReadFile(file)
