@@ -114,7 +114,7 @@ test('the instrumentation throws the error built from the refusal, and the span 
   const { tracker, exporter } = trackerWith({ action: 'block', refusal, reason: 'budget agent.daily exceeded' });
   const body = { model: 'acme-large', max_tokens: 10, messages: [] };
   const call = tracker.start({ provider: 'openai', operation: 'chat', model: 'acme-large', maxTokens: 10, maxTokensField: 'max_tokens', stream: false, body });
-  const thrown = await call.admitBody(body).then(
+  const thrown = await Promise.resolve().then(() => call.admitBody(body)).then(
     () => assert.fail('a refused call must not be admitted'),
     (e: unknown) => e,
   );
@@ -136,6 +136,6 @@ test('a gate written before refusals (a ready-made error) still blocks with that
   const { tracker } = trackerWith({ action: 'block', error });
   const body = { model: 'acme-large', max_tokens: 10, messages: [] };
   const call = tracker.start({ provider: 'openai', operation: 'chat', model: 'acme-large', maxTokens: 10, maxTokensField: 'max_tokens', stream: false, body });
-  await assert.rejects(call.admitBody(body), (e: unknown) => e === error);
+  await assert.rejects(Promise.resolve().then(() => call.admitBody(body)), (e: unknown) => e === error);
   call.fail(error);
 });
