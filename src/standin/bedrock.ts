@@ -24,7 +24,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { crc32 } from 'node:zlib';
-import { ANSWER_WORDS, answerTokens, nextId, promptTokens, sendJson } from './server.ts';
+import { ANSWER_WORDS, answerTokens, cutResponse, nextId, promptTokens, sendJson } from './server.ts';
 import type { CannedResponse, RouteContext, StandinFault, StandinRoute } from './server.ts';
 
 type Body = Record<string, unknown>;
@@ -264,7 +264,7 @@ async function sendFrames(res: ServerResponse, events: readonly [string, Body][]
   }
   if (fault?.kind === 'cut-stream') {
     await new Promise((resolve) => setImmediate(resolve));
-    res.destroy();
+    cutResponse(res);
     return;
   }
   if (fault?.kind === 'malformed-sse') {
