@@ -13,6 +13,10 @@
 //   flush + GC the worker does after each batch cancel out.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
+// - `BENCH_SUITE=clients`: the same count for the client table of bench/clients.bench.ts (its
+//   workers, modes `bare A`, `tollgate`, `bare B` per client; BENCH_CLIENTS picks the clients,
+//   default `openai,bedrock`; about 4 min per mode on the 2-core machine): tollgate's added
+//   instructions per client and their ratio to the openai row's.
 import { spawn, spawnSync } from 'node:child_process';
 import type { BatchResult } from './instrumentation-worker.ts';
 
@@ -30,11 +34,12 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
 }
 
 /** Total instructions of one worker process that makes `batches` (a batch each) and exits. */
-async function totalInstructions(mode: Mode, batches: readonly number[]): Promise<number> {
-  const worker = new URL('./instrumentation-worker.ts', import.meta.url).pathname;
+async function totalInstructions(mode: string, batches: readonly number[], client?: string): Promise<number> {
+  const worker = new URL(client === undefined ? './instrumentation-worker.ts' : './clients.bench.ts', import.meta.url).pathname;
+  const env = client === undefined ? { BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) } : { BENCH_CLIENT_WORKER: JSON.stringify({ client, mode }) };
   const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--expose-gc', worker], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-    env: { ...process.env, BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) },
+    env: { ...process.env, ...env },
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,13 +63,34 @@ async function totalInstructions(mode: Mode, batches: readonly number[]): Promis
   return Number(match[1]);
 }
 
+/** Instructions per call of one worker: a run with `CALLS` counted calls minus one with none. */
+async function perCallOf(mode: string, client?: string): Promise<number> {
+  // An empty second batch, so both runs pay the same flushes and forced GCs between batches.
+  const base = await totalInstructions(mode, [WARM, 0], client);
+  const full = await totalInstructions(mode, [WARM, CALLS], client);
+  return (full - base) / CALLS;
+}
+
+if (process.env['BENCH_SUITE'] === 'clients') {
+  const clients = (process.env['BENCH_CLIENTS'] ?? 'openai,bedrock').split(',').map((c) => c.trim());
+  if (!clients.includes('openai')) clients.unshift('openai');
+  const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
+  const added = new Map<string, number>();
+  console.log(`instructions per call (callgrind, V8 --single-threaded), bench/clients.bench.ts workers; ${WARM} warm-up + ${CALLS} counted calls`);
+  console.log('client        bare A   bare B tollgate    added      A/A  added / openai added');
+  for (const client of clients) {
+    const [a, t, b] = [await perCallOf('bare A', client), await perCallOf('tollgate', client), await perCallOf('bare B', client)];
+    added.set(client, t - (a + b) / 2);
+    const ratio = (added.get(client) ?? NaN) / (added.get('openai') ?? NaN);
+    console.log(`${client.padEnd(10)}${k(a)}${k(b)}${k(t)}${k(t - (a + b) / 2)}${k(Math.abs(a - b))}  ${ratio.toFixed(2)}x`);
+  }
+  process.exit(0);
+}
+
 const perCall = new Map<Mode, number>();
 for (const mode of MODES) {
-  // An empty second batch, so both runs pay the same flushes and forced GCs between batches.
-  const base = await totalInstructions(mode, [WARM, 0]);
-  const full = await totalInstructions(mode, [WARM, CALLS]);
-  perCall.set(mode, (full - base) / CALLS);
-  console.error(`${mode}: ${((full - base) / CALLS / 1000).toFixed(1)}k instructions per call`);
+  perCall.set(mode, await perCallOf(mode));
+  console.error(`${mode}: ${((perCall.get(mode) ?? NaN) / 1000).toFixed(1)}k instructions per call`);
 }
 
 const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);

@@ -63,11 +63,20 @@ export interface BudgetExceededDetails {
 const kLangChainRetryable = Symbol.for('langchain.errors.retryable');
 
 /**
+ * The brand `APICallError.isInstance` of the AI SDK's `@ai-sdk/provider` checks. Mastra's model-call retry
+ * (p-retry in its agent loop) retries every error except an `APICallError` whose `isRetryable` is false;
+ * the AI SDK itself retries only an `APICallError` whose `isRetryable` is true, so the brand changes
+ * nothing there.
+ */
+const kAiSdkApiCallError = Symbol.for('vercel.ai.error.AI_APICallError');
+
+/**
  * Marks an error as not worth retrying, in each way the retry loops tollgate's users run under read it:
  * - LangChain.js >= 1: the `Symbol.for('langchain.errors.retryable')` own property, `false`;
  * - LangChain.js 0.x (`STATUS_NO_RETRY`), `@openai/agents` retry advice and policies, p-retry wrappers
  *   that look at an HTTP status: `status` 402 (Payment Required; no reader retries it, unlike 408/409/429/5xx);
- * - the AI SDK's and Mastra's naming: `isRetryable` and `retryable`, `false`.
+ * - the AI SDK's and Mastra's naming: `isRetryable` and `retryable`, `false`;
+ * - Mastra's agent loop: the AI SDK `APICallError` brand, so that its retry reads `isRetryable`.
  * All non-enumerable, so the error's own fields (and its JSON) are unchanged.
  */
 function markNotRetryable(error: Error): void {
@@ -76,6 +85,7 @@ function markNotRetryable(error: Error): void {
   Object.defineProperty(error, 'status', hidden(402));
   Object.defineProperty(error, 'isRetryable', hidden(false));
   Object.defineProperty(error, 'retryable', hidden(false));
+  Object.defineProperty(error, kAiSdkApiCallError, hidden(true));
 }
 
 /**

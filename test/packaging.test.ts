@@ -11,12 +11,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import ts from 'typescript';
 import { geminiRoutes } from '../src/standin/gemini.ts';
 import { mistralRoutes } from '../src/standin/mistral.ts';
 import { startStandinServer, type StandinServer } from '../src/standin/server.ts';
@@ -120,4 +122,31 @@ test('the packed tarball installs beside every client without ERESOLVE and price
   assert.equal(mistralSpans.length, 1);
   assert.ok(Number(mistralSpans[0]?.attributes['tollgate.cost.usd']) > 0);
   assert.equal(standin.requests.length, 2);
+});
+
+/** The package a bare specifier names (`@scope/name/sub` -> `@scope/name`). */
+function packageOf(specifier: string): string {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] as string);
+}
+
+test('no file in the packed tarball imports a package that is not a dependency or peer of tollgate', async () => {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, string> | string | undefined>;
+  const declared = new Set(['dependencies', 'peerDependencies', 'optionalDependencies'].flatMap((k) => Object.keys((manifest[k] as Record<string, string> | undefined) ?? {})));
+  const { stdout } = await exec(npm, ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  const files = (JSON.parse(stdout) as { files: { path: string }[] }[])[0]?.files.map((f) => f.path) ?? [];
+  // tollgate's own files; the bundled dependencies under node_modules/ resolve their imports inside the bundle.
+  const code = files.filter((f) => !f.startsWith('node_modules/') && /\.(m|c)?js$|\.d\.(m|c)?ts$/.test(f));
+  assert.ok(code.some((f) => f === 'dist/register.js'), `the tarball lists its code: ${code.slice(0, 5).join(', ')}`);
+  const undeclared: string[] = [];
+  for (const file of code) {
+    // TypeScript's own pre-processor: static imports and re-exports, import(), require(), import types.
+    const { importedFiles } = ts.preProcessFile(readFileSync(join(root, file), 'utf8'), true, true);
+    for (const { fileName: specifier } of importedFiles) {
+      if (specifier.startsWith('.') || specifier.startsWith('node:') || isBuiltin(specifier)) continue;
+      const name = packageOf(specifier);
+      if (name !== manifest['name'] && !declared.has(name)) undeclared.push(`${file} imports ${specifier}`);
+    }
+  }
+  assert.deepEqual(undeclared, []);
 });

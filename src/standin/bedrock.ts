@@ -5,8 +5,8 @@
  * the model id URL-encoded, so inference-profile ids and ARNs arrive whole).
  *
  * Streams use the AWS event-stream binary framing (`application/vnd.amazon.eventstream`), encoded
- * with the Smithy codec the AWS SDK itself decodes with (`@smithy/core/event-streams`): each
- * frame has `:message-type` `event`, `:event-type` the member name (`messageStart`,
+ * here ({@link eventFrame}; node:zlib's CRC32, so the stand-in needs no AWS package): each frame
+ * has `:message-type` `event`, `:event-type` the member name (`messageStart`,
  * `contentBlockDelta`, `metadata`, or `chunk` for InvokeModel streams) and a JSON body.
  *
  * Usage is deterministic: input tokens = ceil(characters / 4) of the request text + 3 per
@@ -23,17 +23,12 @@
  * error (its type in `x-amzn-errortype`) is queued as a canned answer: {@link bedrockError}.
  */
 import type { ServerResponse } from 'node:http';
-import { EventStreamCodec } from '@smithy/core/event-streams';
+import { crc32 } from 'node:zlib';
 import { isRecord } from '../internal/values.ts';
-import { ANSWER_WORDS, answerTokens, nextId, promptTokens, sendJson } from './server.ts';
+import { ANSWER_WORDS, answerTokens, cutResponse, nextId, promptTokens, sendJson } from './server.ts';
 import type { CannedResponse, RouteContext, StandinFault, StandinRoute } from './server.ts';
 
 type Body = Record<string, unknown>;
-
-const codec = new EventStreamCodec(
-  (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8'),
-  (text: string) => new Uint8Array(Buffer.from(text, 'utf8')),
-);
 
 /** The Bedrock Runtime routes. */
 export function bedrockRoutes(): StandinRoute[] {
@@ -217,16 +212,46 @@ async function invokeStream(ctx: RouteContext, modelId: string, cache: Set<strin
 // ---------------------------------------------------------------------------
 // Framing and faults
 
-/** One event-stream frame for the member `eventType` with a JSON payload. */
+/**
+ * One event-stream frame for the member `eventType` with a JSON payload. The framing (AWS
+ * "event stream encoding", the one the SDK's `@smithy/eventstream-codec` decodes), big-endian:
+ * - prelude: total frame length (uint32), headers length (uint32), CRC32 of those 8 bytes (uint32);
+ * - headers, each: name length (uint8), name (UTF-8), value type (uint8; 7 = string), value length
+ *   (uint16), value (UTF-8);
+ * - the payload;
+ * - the message CRC: CRC32 of every byte before it (uint32).
+ */
 export function eventFrame(eventType: string, payload: unknown): Uint8Array {
-  return codec.encode({
-    headers: {
-      ':message-type': { type: 'string', value: 'event' },
-      ':event-type': { type: 'string', value: eventType },
-      ':content-type': { type: 'string', value: 'application/json' },
-    },
-    body: new Uint8Array(Buffer.from(JSON.stringify(payload))),
-  });
+  const headers = Buffer.concat(
+    [
+      [':message-type', 'event'],
+      [':event-type', eventType],
+      [':content-type', 'application/json'],
+    ].map(([name, value]) => stringHeader(name as string, value as string)),
+  );
+  const body = Buffer.from(JSON.stringify(payload), 'utf8');
+  const total = 12 + headers.length + body.length + 4;
+  const frame = Buffer.alloc(total);
+  frame.writeUInt32BE(total, 0);
+  frame.writeUInt32BE(headers.length, 4);
+  frame.writeUInt32BE(crc32(frame.subarray(0, 8)), 8);
+  headers.copy(frame, 12);
+  body.copy(frame, 12 + headers.length);
+  frame.writeUInt32BE(crc32(frame.subarray(0, total - 4)), total - 4);
+  return new Uint8Array(frame.buffer, frame.byteOffset, frame.length);
+}
+
+/** One string-typed header (value type 7). */
+function stringHeader(name: string, value: string): Buffer {
+  const n = Buffer.from(name, 'utf8');
+  const v = Buffer.from(value, 'utf8');
+  const out = Buffer.alloc(1 + n.length + 1 + 2 + v.length);
+  out.writeUInt8(n.length, 0);
+  n.copy(out, 1);
+  out.writeUInt8(7, 1 + n.length);
+  out.writeUInt16BE(v.length, 2 + n.length);
+  v.copy(out, 4 + n.length);
+  return out;
 }
 
 async function sendFrames(res: ServerResponse, events: readonly [string, Body][], fault: StandinFault | undefined): Promise<void> {
@@ -240,7 +265,7 @@ async function sendFrames(res: ServerResponse, events: readonly [string, Body][]
   }
   if (fault?.kind === 'cut-stream') {
     await new Promise((resolve) => setImmediate(resolve));
-    res.destroy();
+    cutResponse(res);
     return;
   }
   if (fault?.kind === 'malformed-sse') {

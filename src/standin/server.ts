@@ -9,6 +9,8 @@
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as http2Constants, createServer as createHttp2Server } from 'node:http2';
+import type { Http2ServerResponse, Http2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 /** One request as the provider received it. */
@@ -21,6 +23,8 @@ export interface RecordedRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** The parsed JSON body, or the raw text when it is not JSON, or undefined when empty. */
   readonly body: unknown;
+  /** `1.1`, or `2.0` on a server started with `http2`. */
+  readonly httpVersion: string;
 }
 
 /**
@@ -75,6 +79,13 @@ export interface StandinOptions {
   readonly port?: number;
   /** Most requests kept in `requests` (oldest dropped). @default 10000 */
   readonly maxRecordedRequests?: number;
+  /**
+   * Speak HTTP/2 without TLS (h2c, prior knowledge: an HTTP/1.1 client is refused), as clients
+   * whose default handler is HTTP/2 (the AWS SDK's) connect to an `http://` endpoint. Routes get
+   * node:http2's compatibility request and response, which behave as node:http's here.
+   * @default false
+   */
+  readonly http2?: boolean;
 }
 
 /** A running stand-in server. */
@@ -111,11 +122,21 @@ export async function startStandinServer(options: StandinOptions = {}): Promise<
   const canned: CannedResponse[] = [];
   const state: StandinState = { prompts: [] };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((error: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { error: { message: `stand-in failure: ${String(error)}`, type: 'server_error' } });
       else res.destroy();
     });
+  };
+  const sessions = new Set<Http2Session>();
+  const server =
+    options.http2 === true
+      ? // The compatibility API's request and response have every member the routes use (see `http2`).
+        createHttp2Server(listener as unknown as Parameters<typeof createHttp2Server>[0])
+      : createServer(listener);
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -127,6 +148,7 @@ export async function startStandinServer(options: StandinOptions = {}): Promise<
       query,
       headers: flattenHeaders(req.headers),
       body: parseBody(raw),
+      httpVersion: req.httpVersion,
     };
     requests.push(request);
     if (requests.length > maxRecorded) requests.shift();
@@ -187,7 +209,8 @@ export async function startStandinServer(options: StandinOptions = {}): Promise<
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        if ('closeAllConnections' in server) server.closeAllConnections();
+        for (const session of sessions) session.destroy();
       });
     },
   };
@@ -260,6 +283,17 @@ export interface SseEvent {
 }
 
 /**
+ * Drops a response mid-body, as a failing provider or proxy does: over HTTP/1.1 the connection is
+ * destroyed; over HTTP/2 the stream is reset with INTERNAL_ERROR (a plain destroy of an HTTP/2
+ * stream resets it with NO_ERROR, which a client reads as a clean end of the body).
+ */
+export function cutResponse(res: ServerResponse): void {
+  const stream = (res as unknown as Partial<Http2ServerResponse>).stream;
+  if (stream !== undefined) stream.close(http2Constants.NGHTTP2_INTERNAL_ERROR);
+  else res.destroy();
+}
+
+/**
  * Sends events as an SSE stream, applying a `malformed-sse` or `cut-stream` fault. `done`
  * appends OpenAI's `data: [DONE]` terminator.
  */
@@ -275,7 +309,7 @@ export async function sendSse(res: ServerResponse, events: readonly SseEvent[], 
   if (fault?.kind === 'cut-stream') {
     // Let the written events reach the client, then drop the connection without a terminator.
     await new Promise((resolve) => setImmediate(resolve));
-    res.destroy();
+    cutResponse(res);
     return;
   }
   if (fault?.kind === 'malformed-sse') {

@@ -98,6 +98,8 @@ void describe('BudgetExceededError is marked non-retryable', () => {
     assert.equal(error.status, 402);
     assert.equal(error.isRetryable, false);
     assert.equal(error.retryable, false);
+    // Mastra's model-call retry reads isRetryable only from an AI SDK APICallError (by this brand).
+    assert.equal((error as unknown as Record<symbol, unknown>)[Symbol.for('vercel.ai.error.AI_APICallError')], true);
     // Hidden: the error's JSON and keys are its budget fields only.
     assert.deepEqual(Object.keys(error).sort(), ['agent', 'code', 'estimatedUsd', 'limitUsd', 'name', 'reservedUsd', 'resetAt', 'scope', 'spentUsd', 'taskId']);
   });

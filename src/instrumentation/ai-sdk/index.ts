@@ -20,8 +20,16 @@
  * The SDK's own telemetry (`experimental_telemetry`, `@ai-sdk/otel`) calls the model inside its
  * `ai.*.doGenerate` / `doStream` span, so tollgate's span is that span's child and the span
  * processor prices the call once (its nested-tollgate rule, src/processor/).
+ *
+ * Mastra (`@mastra/core`) runs its own agent loop over AI SDK 5 model objects: it calls the
+ * model's `doGenerate` / `doStream` itself, not through `ai`'s functions. Its `Agent` is hooked
+ * at `prepareModels`, where every call of `generate` / `stream` gets its list of models: each one
+ * is replaced by the same tracked proxy. Mastra retries a failed model call (p-retry, twice by
+ * default) unless the error is an `APICallError` whose `isRetryable` is false; a
+ * BudgetExceededError carries that marker (src/errors.ts), so a refusal rejects at once
+ * (test/frameworks/mastra.test.ts).
  */
-import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
+import { InstrumentationBase, InstrumentationNodeModuleDefinition, InstrumentationNodeModuleFile } from '@opentelemetry/instrumentation';
 import { CallTracker, isRecord, protoOf, reportFault } from '../core/index.ts';
 import type { TollgateInstrumentationConfig } from '../core/index.ts';
 import { loudWarn } from '../core/index.ts';
@@ -30,6 +38,13 @@ import type { ModelTracking } from './model.ts';
 
 /** The `ai` majors tollgate patches (tested: 5.0, 6.0, 7.0). */
 export const SUPPORTED_AI_SDK_VERSIONS = '>=5 <8';
+/** The `@mastra/core` versions whose `Agent.prototype.prepareModels` is patched (tested: 0.24). */
+export const SUPPORTED_MASTRA_VERSIONS = '>=0.20.0 <2';
+/**
+ * Mastra's builds of the module that exports `Agent`, as `require('@mastra/core/agent')` reaches them.
+ * An ES `import` of it is matched by its specifier (the loader hook sees only hooked specifiers).
+ */
+const MASTRA_AGENT_FILES = ['@mastra/core/dist/agent/index.js', '@mastra/core/dist/agent/index.cjs'] as const;
 const INSTRUMENTATION_NAME = 'tollgate-instrumentation-ai-sdk';
 const INSTRUMENTATION_VERSION = '0.1.0';
 
@@ -71,7 +86,19 @@ export class AiSdkInstrumentation extends InstrumentationBase<AiSdkInstrumentati
 
   protected init(): InstrumentationNodeModuleDefinition[] {
     const names = ['ai', ...(this.getConfig().moduleNames ?? [])];
-    return names.flatMap((name) => [
+    const patchMastra = (exports: unknown, version?: string): unknown => this.patchMastra(exports, version);
+    const unpatchMastra = (exports: unknown): void => this.unpatchMastra(exports);
+    const mastra = [
+      new InstrumentationNodeModuleDefinition(
+        '@mastra/core',
+        [SUPPORTED_MASTRA_VERSIONS],
+        patchMastra,
+        unpatchMastra,
+        MASTRA_AGENT_FILES.map((file) => new InstrumentationNodeModuleFile(file, [SUPPORTED_MASTRA_VERSIONS], patchMastra, unpatchMastra)),
+      ),
+      new InstrumentationNodeModuleDefinition('@mastra/core/agent', [SUPPORTED_MASTRA_VERSIONS], patchMastra, unpatchMastra),
+    ];
+    return [...mastra, ...names.flatMap((name) => [
       new InstrumentationNodeModuleDefinition(
         name,
         [SUPPORTED_AI_SDK_VERSIONS],
@@ -85,7 +112,44 @@ export class AiSdkInstrumentation extends InstrumentationBase<AiSdkInstrumentati
         );
         return exports;
       }),
-    ]);
+    ])];
+  }
+
+  /**
+   * Patches Mastra's `Agent` class (one class, shared by every entry point that exports it):
+   * the model list `prepareModels` resolves for a call is returned with each model tracked.
+   */
+  private patchMastra(exports: unknown, version: string | undefined): unknown {
+    if (!isRecord(exports) || exports['Agent'] === undefined) return exports; // an entry point without the Agent
+    const proto = protoOf(exports['Agent']);
+    if (proto === undefined || typeof proto['prepareModels'] !== 'function') {
+      loudWarn(`tollgate: @mastra/core@${version ?? 'unknown'} has no Agent.prototype.prepareModels: its agents' model calls get NO spans, NO cost and NO budget checks`);
+      return exports;
+    }
+    if (isWrapped(proto['prepareModels'])) return exports;
+    const tracking = this.tracking;
+    const trackMastraModels = (models: unknown): unknown => {
+      if (!Array.isArray(models)) return models;
+      try {
+        return models.map((entry: unknown) => (isRecord(entry) ? withModel(entry, (m) => trackLanguageModel(m, tracking)) : entry));
+      } catch (error) {
+        reportFault('mastra agent (models)', error);
+        return models;
+      }
+    };
+    this._wrap(proto, 'prepareModels', (original: unknown) =>
+      function tollgateMastraModels(this: unknown, ...args: unknown[]): unknown {
+        const models = (original as AnyFunction).apply(this, args);
+        if (!tracking.enabled()) return models;
+        return models instanceof Promise ? models.then(trackMastraModels) : trackMastraModels(models);
+      },
+    );
+    return exports;
+  }
+
+  private unpatchMastra(exports: unknown): void {
+    const proto = isRecord(exports) ? protoOf(exports['Agent']) : undefined;
+    if (proto !== undefined && isWrapped(proto['prepareModels'])) this._unwrap(proto, 'prepareModels');
   }
 
   /**

@@ -224,6 +224,8 @@ async function trackedGenerate(model: Model, info: ModelInfo, tracking: ModelTra
     call.fail(error);
     throw error;
   }
+  // Mastra's model wrappers answer `doGenerate` with a stream of parts (`{ stream }`, no `usage`): read it as doStream's.
+  if (isRecord(result) && result['usage'] === undefined && result['stream'] instanceof ReadableStream) return observed(call, info, options, result);
   try {
     endGenerate(call, info, options, result);
   } catch (error) {
@@ -270,6 +272,11 @@ async function trackedStream(model: Model, info: ModelInfo, tracking: ModelTrack
     call.fail(error);
     throw error;
   }
+  return observed(call, info, options, result);
+}
+
+/** The result with its stream of parts observed (the call ends when the stream does); a result without one ends the call, estimated. */
+function observed(call: TrackedCall, info: ModelInfo, options: CallOptions, result: unknown): unknown {
   try {
     const stream = isRecord(result) ? result['stream'] : undefined;
     if (isRecord(result) && stream instanceof ReadableStream) return { ...result, stream: observeStream(stream as ReadableStream<unknown>, new StreamState(call, info, options)) };

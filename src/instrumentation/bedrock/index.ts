@@ -17,6 +17,7 @@
  * `global.`: priced per geography); ARNs are reduced to their last segment (./usage.ts).
  */
 import { context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import type { Usage } from '../../pricing/types.ts';
@@ -117,15 +118,21 @@ function wrapSend(original: AnyFunction, tracker: () => CallTracker, enabled: ()
   return function tollgateBedrockSend(this: unknown, ...args: unknown[]): unknown {
     const command = args[0];
     const kind = isRecord(command) ? commandKinds.get((command as { constructor?: object }).constructor ?? {}) : undefined;
-    if (kind === undefined || !enabled() || isTracingSuppressed(context.active())) return original.apply(this, args);
-    // The SDK still accepts a trailing callback: settle it from the tracked promise.
-    const callback = typeof args.at(-1) === 'function' ? (args.at(-1) as (error: unknown, result?: unknown) => void) : undefined;
-    const rest = args.slice(1, callback === undefined ? undefined : -1);
+    if (kind === undefined || !enabled()) return original.apply(this, args);
+    const parent = context.active();
+    if (isTracingSuppressed(parent)) return original.apply(this, args);
+    // The SDK still accepts a trailing callback: settle it from the tracked promise. `args` is this
+    // call's own array: it is what the original `send` gets (the command replaced when rewritten).
+    const last = args[args.length - 1];
+    const callback = args.length > 1 && typeof last === 'function' ? (last as (error: unknown, result?: unknown) => void) : undefined;
+    if (callback !== undefined) args.pop();
     let promise: Promise<unknown>;
     try {
-      promise = trackedSend(this, original, command as Body, kind, rest, tracker());
+      promise = trackedSend(this, original, command as Body, kind, args, tracker(), parent);
     } catch (error) {
       reportFault('bedrock send (start)', error);
+      if (callback !== undefined) args.push(callback);
+      args[0] = command;
       return original.apply(this, args);
     }
     if (callback === undefined) return promise;
@@ -140,7 +147,8 @@ function wrapSend(original: AnyFunction, tracker: () => CallTracker, enabled: ()
 /** The request as the gate sees it, and how to read the caller's output limit. */
 interface Request {
   readonly input: Body;
-  readonly modelId: string;
+  /** The model to name and price ({@link bedrockModel} of the command's `modelId`). */
+  readonly model: string;
   /** The parsed JSON body of an InvokeModel command; undefined for Converse or a body that is not JSON. */
   readonly parsed: Body | undefined;
   readonly gateBody: Body;
@@ -150,34 +158,28 @@ interface Request {
 
 function requestOf(command: Body, kind: Kind): Request {
   const input = isRecord(command['input']) ? command['input'] : {};
-  const modelId = typeof input['modelId'] === 'string' ? input['modelId'] : '';
+  const model = bedrockModel(typeof input['modelId'] === 'string' ? input['modelId'] : '');
   if (kind === 'converse' || kind === 'converse-stream') {
-    const config = isRecord(input['inferenceConfig']) ? input['inferenceConfig'] : {};
-    const maxTokens = count(config['maxTokens']);
-    const tools = isRecord(input['toolConfig']) ? input['toolConfig']['tools'] : undefined;
-    return {
-      input,
-      modelId,
-      parsed: undefined,
-      gateBody: {
-        model: bedrockModel(modelId),
-        ...(maxTokens === undefined ? {} : { maxTokens }),
-        system: input['system'],
-        messages: input['messages'],
-        ...(tools === undefined ? {} : { tools }),
-      },
-      maxTokensField: 'maxTokens',
-      maxTokens,
-    };
+    const config = input['inferenceConfig'];
+    const maxTokens = isRecord(config) ? count(config['maxTokens']) : undefined;
+    const toolConfig = input['toolConfig'];
+    const tools = isRecord(toolConfig) ? toolConfig['tools'] : undefined;
+    // Built key by key (no spread of temporaries): this runs on every call.
+    const gateBody: Body = { model };
+    if (maxTokens !== undefined) gateBody['maxTokens'] = maxTokens;
+    gateBody['system'] = input['system'];
+    gateBody['messages'] = input['messages'];
+    if (tools !== undefined) gateBody['tools'] = tools;
+    return { input, model, parsed: undefined, gateBody, maxTokensField: 'maxTokens', maxTokens };
   }
   const parsed = parseJson(input['body']);
   // Anthropic Messages bodies name their limit `max_tokens`; other families are not rewritten.
   const anthropic = parsed !== undefined && (typeof parsed['anthropic_version'] === 'string' || Array.isArray(parsed['messages']));
   return {
     input,
-    modelId,
+    model,
     parsed,
-    gateBody: { ...(parsed ?? {}), model: bedrockModel(modelId) },
+    gateBody: { ...(parsed ?? {}), model },
     maxTokensField: anthropic ? 'max_tokens' : undefined,
     maxTokens: anthropic ? count(parsed['max_tokens']) : undefined,
   };
@@ -210,39 +212,54 @@ function serverOfClient(client: unknown): { address: string; port: number } | un
   return undefined;
 }
 
-async function trackedSend(client: unknown, original: AnyFunction, command: Body, kind: Kind, rest: unknown[], tracker: CallTracker): Promise<unknown> {
+/**
+ * Starts the call, gates it, sends it with the span active and observes the response. A promise
+ * chain, not an async function: one hop fewer on every call.
+ */
+function trackedSend(client: unknown, original: AnyFunction, command: Body, kind: Kind, args: unknown[], tracker: CallTracker, parent: Context): Promise<unknown> {
   const request = requestOf(command, kind);
-  const stream = kind === 'converse-stream' || kind === 'invoke-stream';
   const server = serverOfClient(client);
   const spec: CallSpec = {
     provider: 'aws.bedrock',
     operation: 'chat',
-    model: bedrockModel(request.modelId),
+    model: request.model,
     maxTokens: request.maxTokens,
     maxTokensField: request.maxTokensField,
-    stream,
+    stream: kind === 'converse-stream' || kind === 'invoke-stream',
     body: request.gateBody,
     serverAddress: server?.address,
     serverPort: server?.port,
   };
-  const call = tracker.start(spec);
-  let response: unknown;
+  const call = tracker.start(spec, parent);
+  const send = (toSend: Body): Promise<unknown> => {
+    args[0] = toSend;
+    return original.apply(client, args) as Promise<unknown>;
+  };
+  let sent: Promise<unknown>;
   try {
-    response = await call.run(() => {
+    sent = call.run(() => {
       const toSend = gate(call, command, request);
-      return toSend instanceof Promise ? toSend.then((c) => original.call(client, c, ...rest)) : original.call(client, toSend, ...rest);
+      return toSend instanceof Promise ? toSend.then(send) : send(toSend);
     });
   } catch (error) {
     call.fail(error);
-    throw error;
+    return Promise.reject(error as Error);
   }
-  try {
-    observe(call, kind, request, response);
-  } catch (error) {
-    reportFault('bedrock send (observe)', error);
-    call.end(undefined);
-  }
-  return response;
+  return sent.then(
+    (response: unknown) => {
+      try {
+        observe(call, kind, request, response);
+      } catch (error) {
+        reportFault('bedrock send (observe)', error);
+        call.end(undefined);
+      }
+      return response;
+    },
+    (error: unknown) => {
+      call.fail(error);
+      throw error;
+    },
+  );
 }
 
 /**
@@ -258,7 +275,7 @@ function gate(call: TrackedCall, command: Body, request: Request): Body | Promis
 
 function rewrittenCommand(command: Body, request: Request, rewritten: unknown): Body {
   if (rewritten === request.gateBody || !isRecord(rewritten)) return command;
-  const newModel = typeof rewritten['model'] === 'string' && rewritten['model'] !== request.gateBody['model'] ? rewritten['model'] : undefined;
+  const newModel = typeof rewritten['model'] === 'string' && rewritten['model'] !== request.model ? rewritten['model'] : undefined;
   const field = request.maxTokensField;
   const newMax = field !== undefined ? count(rewritten[field]) : undefined;
   const input: Body = { ...request.input, ...(newModel === undefined ? {} : { modelId: newModel }) };
