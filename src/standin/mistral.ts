@@ -11,6 +11,7 @@
  * `prompt_tokens_details.cached_tokens` (part of `prompt_tokens`). An agent completion answers
  * with {@link MISTRAL_STANDIN_AGENT_MODEL}, the model an agent is configured with.
  */
+import { isRecord } from '../internal/values.ts';
 import type { RouteContext, SseEvent, StandinRoute, StandinState } from './server.ts';
 import { ANSWER_WORDS, answerTokens, nextId, promptTokens, sendJson, sendSse } from './server.ts';
 
@@ -21,10 +22,6 @@ export const MISTRAL_CACHE_BLOCK_TOKENS = 64;
 
 type Body = Record<string, unknown>;
 type Kind = 'chat' | 'fim' | 'agents';
-
-function isRecord(value: unknown): value is Body {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** The Mistral routes. */
 export function mistralRoutes(): StandinRoute[] {
