@@ -226,9 +226,12 @@ function handMadeCreate(original: (this: unknown, ...a: unknown[]) => unknown, t
 const words = config.words === undefined ? undefined : Array.from({ length: config.words }, (_, i) => ` w${i}`);
 const inMemoryFetch = cannedFetch(cannedSse(words));
 
+// In memory, the client keeps OpenAI's own base URL (the `fetch` never leaves the process): an
+// unknown host would be priced by tollgate as an unknown OpenAI-compatible provider (fallback
+// rates and the unpriced-calls counter, docs/coverage.md), a path the other modes do not take.
 const client = new sdk.OpenAI(
   config.standinUrl === undefined
-    ? { apiKey: 'sk-bench', baseURL: 'http://bench.invalid/v1', maxRetries: 0, fetch: inMemoryFetch }
+    ? { apiKey: 'sk-bench', baseURL: 'https://api.openai.com/v1', maxRetries: 0, fetch: inMemoryFetch }
     : { apiKey: 'sk-bench', baseURL: `${config.standinUrl}/v1`, maxRetries: 0 },
 );
 

@@ -412,8 +412,12 @@ export class CostSpanProcessor implements SpanProcessor {
       if (!isInferenceSpan(span.name, span.attributes)) return;
       state = this.lateState(span);
     }
-    if (state.inference) this.endInference(span, state);
-    if (state.isRoot && state.task !== undefined) this.endRoot(span, state.task);
+    const root = state.isRoot ? state.task : undefined;
+    if (!state.inference && root === undefined) return;
+    // One clock read per span end: the windows and the task end share it.
+    const now = this.now();
+    if (state.inference) this.endInference(span, state, now);
+    if (root !== undefined) this.endRoot(span, root, now);
   }
 
   private lateState(span: Span): SpanState {
@@ -450,7 +454,7 @@ export class CostSpanProcessor implements SpanProcessor {
     this.lastScopeSelfMetered = SELF_METERED_SCOPES.has(scope.name);
   }
 
-  private endInference(span: Span, state: SpanState): void {
+  private endInference(span: Span, state: SpanState, now: number): void {
     const attrs = span.attributes;
     const group = state.call ?? state;
     if (!state.tollgate) {
@@ -518,7 +522,6 @@ export class CostSpanProcessor implements SpanProcessor {
     const failedNanos = failed ? nanos : 0;
     const inTok = usage?.inputTokens ?? 0;
     const outTok = usage?.outputTokens ?? 0;
-    const now = this.now();
     this.refreshWindows(now);
     const a = this.agentRollup(agent);
     const combo = a.combo(agent, model, taskType, this.comboBudget);
@@ -602,23 +605,23 @@ export class CostSpanProcessor implements SpanProcessor {
     if (saved > 0) this.instruments.saved.add(saved, combo.savedAttributes());
   }
 
-  private endRoot(span: Span, task: TaskEntry): void {
+  private endRoot(span: Span, task: TaskEntry, now: number): void {
     if (task.calls > 0) {
       span.setAttribute(ATTR_TASK_COST_USD, nanosToUsd(task.costNanos));
       span.setAttribute(ATTR_TASK_CALLS, task.calls);
       span.setAttribute(ATTR_TASK_ATTEMPTS, task.attempts);
     }
     task.openRoots--;
-    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task);
+    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task, now);
   }
 
   private scopeSettled(task: TaskEntry): void {
     task.openScopes--;
-    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task);
+    if (task.openRoots <= 0 && task.openScopes <= 0 && !task.ended) this.finishTask(task, this.now());
   }
 
-  private finishTask(task: TaskEntry): void {
-    this.tasks.finish(task, this.now());
+  private finishTask(task: TaskEntry, now: number): void {
+    this.tasks.finish(task, now);
     if (task.calls > 0 && this.onTaskEnd !== undefined) {
       try {
         this.onTaskEnd({ id: task.id, type: task.type, costUsd: nanosToUsd(task.costNanos), calls: task.calls, attempts: task.attempts });

@@ -145,12 +145,13 @@ export class TrackedCall {
     this.capture = settings.capture;
     this.agent = agentFromContext(parent);
     this.task = taskFromContext(parent);
-    const attributes: Attributes = {
-      [ATTR_GEN_AI_OPERATION_NAME]: spec.operation,
-      [ATTR_GEN_AI_PROVIDER_NAME]: spec.provider,
-      [ATTR_GEN_AI_REQUEST_MODEL]: spec.model,
-      [ATTR_GEN_AI_REQUEST_STREAM]: spec.stream,
-    };
+    // Assignments, not a literal with computed keys: optimised code defines those through a
+    // runtime call per key, on every call.
+    const attributes: Attributes = {};
+    attributes[ATTR_GEN_AI_OPERATION_NAME] = spec.operation;
+    attributes[ATTR_GEN_AI_PROVIDER_NAME] = spec.provider;
+    attributes[ATTR_GEN_AI_REQUEST_MODEL] = spec.model;
+    attributes[ATTR_GEN_AI_REQUEST_STREAM] = spec.stream;
     if (spec.maxTokens !== undefined) attributes[ATTR_GEN_AI_REQUEST_MAX_TOKENS] = spec.maxTokens;
     if (spec.serverAddress !== undefined) attributes[ATTR_SERVER_ADDRESS] = spec.serverAddress;
     if (spec.serverPort !== undefined) attributes[ATTR_SERVER_PORT] = spec.serverPort;

@@ -290,25 +290,43 @@ function finishOfResponse(r: Body): string[] | undefined {
 // Response side
 
 function handlersFor(op: Operation, call: TrackedCall, body: Body, hideUsageChunk: boolean): ResultHandlers {
-  return {
-    onResult(result: unknown): void {
-      if (isSdkStream(result)) {
-        if (op === 'chat' || op === 'completions') wrapStreamIterator(result, chatStreamObserver(op, call, body, hideUsageChunk));
-        else if (op === 'responses') wrapStreamIterator(result, responsesStreamObserver(call, body));
-        else call.end(undefined);
-        return;
-      }
-      finishFromBody(op, call, body, result);
-    },
-    onRawResponse(response: unknown): void {
-      readRawResponse(
-        response,
-        body['stream'] === true,
-        (json) => finishFromBody(op, call, body, json),
-        () => void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 }),
-      );
-    },
-  };
+  return new OpenAIResult(op, call, body, hideUsageChunk);
+}
+
+/** How one call's result is read. A class rather than closures: one object per call. */
+class OpenAIResult implements ResultHandlers {
+  private readonly op: Operation;
+  private readonly call: TrackedCall;
+  private readonly body: Body;
+  private readonly hideUsageChunk: boolean;
+
+  constructor(op: Operation, call: TrackedCall, body: Body, hideUsageChunk: boolean) {
+    this.op = op;
+    this.call = call;
+    this.body = body;
+    this.hideUsageChunk = hideUsageChunk;
+  }
+
+  onResult(result: unknown): void {
+    const { op, call, body } = this;
+    if (isSdkStream(result)) {
+      if (op === 'chat' || op === 'completions') wrapStreamIterator(result, chatStreamObserver(op, call, body, this.hideUsageChunk));
+      else if (op === 'responses') wrapStreamIterator(result, responsesStreamObserver(call, body));
+      else call.end(undefined);
+      return;
+    }
+    finishFromBody(op, call, body, result);
+  }
+
+  onRawResponse(response: unknown): void {
+    const { op, call, body } = this;
+    readRawResponse(
+      response,
+      body['stream'] === true,
+      (json) => finishFromBody(op, call, body, json),
+      () => void call.endEstimated({ inputText: requestText(op, body), outputTokens: 0 }),
+    );
+  }
 }
 
 function finishFromBody(op: Operation, call: TrackedCall, body: Body, result: unknown): void {

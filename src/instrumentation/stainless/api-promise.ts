@@ -136,10 +136,12 @@ function watchParse(promise: ApiPromiseLike, call: ObservedCall, observe: ((resu
     call.fail(error);
     throw error;
   };
-  promise.parseResponse = function tollgateParseResponse(this: unknown, ...args: unknown[]): unknown {
+  promise.parseResponse = function tollgateParseResponse(this: unknown): unknown {
     let parsed: unknown;
     try {
-      parsed = parseResponse.apply(this, args);
+      // `arguments` forwarded as is: no rest array per parse.
+      // eslint-disable-next-line prefer-rest-params
+      parsed = parseResponse.apply(this, arguments as unknown as unknown[]);
     } catch (error) {
       // Rejected, not thrown: the original is async, and callers may rely on a promise.
       call.fail(error);

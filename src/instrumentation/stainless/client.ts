@@ -14,7 +14,7 @@ import type { SdkInstrumentationConfig } from '../core/client-instrumentation.ts
 import type { TrackedCall } from '../core/tracked-call.ts';
 import { isApiPromise, observeApiPromise } from './api-promise.ts';
 import type { ResultHandlers } from './api-promise.ts';
-import { markOptions, ownCreate, wrapPrepareOptions, wrapRequest } from './hooks.ts';
+import { createScope, markOptions, wrapPrepareOptions, wrapRequest } from './hooks.ts';
 import type { DisplacedRoutes, PrepareOptions, RequestMethod } from './hooks.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -43,36 +43,46 @@ export type BeginCreate = (body: Record<string, unknown>, client: unknown, paren
  */
 export function trackedCreate(where: string, original: AnyFunction, begin: BeginCreate): AnyFunction {
   return function tollgateTrackedCreate(this: unknown, ...args: unknown[]): unknown {
-    const body = args[0];
-    const active = context.active();
-    if (!isRecord(body) || isTracingSuppressed(active)) return original.apply(this, args);
-    let begun: BegunCall | undefined;
+    // Requests issued from here on are this create's own (hooks.ts, "Displaced create").
+    createScope.depth++;
     try {
-      begun = begin(body, (this as { _client?: unknown })._client, active);
-    } catch (error) {
-      reportFault(`${where} (start)`, error);
+      return track(this, args, where, original, begin);
+    } finally {
+      createScope.depth--;
     }
-    if (begun === undefined) return original.apply(this, args);
-    const call = begun.call;
-    const options = args[1];
-    // `args` is this call's own array: reuse it for the SDK call instead of copying it.
-    if (begun.sendBody !== undefined) args[0] = begun.sendBody;
-    args[1] = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
-    let result: unknown;
-    try {
-      result = call.run(() => original.apply(this, args));
-    } catch (error) {
-      call.fail(error);
-      throw error;
-    }
-    try {
-      if (isApiPromise(result)) observeApiPromise(result, call, begun.handlers);
-      else call.end(undefined);
-    } catch (error) {
-      reportFault(`${where} (observe)`, error);
-    }
-    return result;
   };
+}
+
+function track(self: unknown, args: unknown[], where: string, original: AnyFunction, begin: BeginCreate): unknown {
+  const body = args[0];
+  const active = context.active();
+  if (!isRecord(body) || isTracingSuppressed(active)) return original.apply(self, args);
+  let begun: BegunCall | undefined;
+  try {
+    begun = begin(body, (self as { _client?: unknown })._client, active);
+  } catch (error) {
+    reportFault(`${where} (start)`, error);
+  }
+  if (begun === undefined) return original.apply(self, args);
+  const call = begun.call;
+  const options = args[1];
+  // `args` is this call's own array: reuse it for the SDK call instead of copying it.
+  if (begun.sendBody !== undefined) args[0] = begun.sendBody;
+  args[1] = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
+  let result: unknown;
+  try {
+    result = context.with(call.context, () => original.apply(self, args));
+  } catch (error) {
+    call.fail(error);
+    throw error;
+  }
+  try {
+    if (isApiPromise(result)) observeApiPromise(result, call, begun.handlers);
+    else call.end(undefined);
+  } catch (error) {
+    reportFault(`${where} (observe)`, error);
+  }
+  return result;
 }
 
 /**
@@ -115,8 +125,8 @@ export abstract class StainlessInstrumentation<C extends SdkInstrumentationConfi
     if (typeof client['request'] === 'function') this._unwrap(client, 'request');
   }
 
-  /** Replaces `resource.create` with the tracked one ({@link trackedCreate}), marked as tollgate's own for `request`. */
+  /** Replaces `resource.create` with the tracked one ({@link trackedCreate}, which counts itself as tollgate's own for `request`). */
   protected wrapCreate(resource: Record<string, unknown>, where: string, begin: BeginCreate): void {
-    this._wrap(resource, 'create', (original: unknown) => ownCreate(trackedCreate(where, original as AnyFunction, begin)));
+    this._wrap(resource, 'create', (original: unknown) => trackedCreate(where, original as AnyFunction, begin));
   }
 }

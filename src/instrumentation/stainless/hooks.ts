@@ -21,7 +21,10 @@ export const kTrackedCall: unique symbol = Symbol('tollgate.trackedCall');
 
 /** A copy of the caller's request options carrying the call marker. The caller's object is not touched. */
 export function markOptions(options: unknown, call: TrackedCall): Record<PropertyKey, unknown> {
-  return isRecord(options) ? { ...options, [kTrackedCall]: call } : { [kTrackedCall]: call };
+  // An assignment, not a computed key in the literal (a runtime call per request in optimised code).
+  const marked: Record<PropertyKey, unknown> = isRecord(options) ? { ...options } : {};
+  marked[kTrackedCall] = call;
+  return marked;
 }
 
 export type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknown>, ...rest: unknown[]) => Promise<void>;
@@ -34,13 +37,16 @@ export type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknow
  * its call here, on its first attempt, and is then marked like any other.
  */
 export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
-  return function tollgatePrepareOptions(this: unknown, options, ...rest) {
+  return function tollgatePrepareOptions(this: unknown, options: Record<PropertyKey, unknown>): Promise<void> {
+    // `arguments` forwarded as is (the SDKs pass one argument): no rest array on every request.
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments as unknown as [Record<PropertyKey, unknown>, ...unknown[]];
     let call = isRecord(options) ? options[kTrackedCall] : undefined;
     if (!(call instanceof TrackedCall)) {
       const displaced = isRecord(options) ? options[kDisplacedCall] : undefined;
-      if (!(displaced instanceof DisplacedCall)) return original.call(this, options, ...rest);
+      if (!(displaced instanceof DisplacedCall)) return original.apply(this, args);
       call = displaced.begin(options, this);
-      if (call === undefined) return original.call(this, options, ...rest);
+      if (call === undefined) return original.apply(this, args);
     }
     let pending: Promise<void> | undefined;
     try {
@@ -49,7 +55,7 @@ export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
       // Only a block decision throws here: reject like the async hook would.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
-    return pending === undefined ? original.call(this, options, ...rest) : pending.then(() => original.call(this, options, ...rest));
+    return pending === undefined ? original.apply(this, args) : pending.then(() => original.apply(this, args));
   };
 }
 
@@ -61,7 +67,7 @@ export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
 // `InstrumentationBase._wrap`, which first unwraps whatever wrapper is there: tollgate's `create`
 // wrapper is gone, its calls are no longer marked, and without more the gate never runs. Only
 // tollgate patches the client's `request` and `prepareOptions`, so the gate is anchored there:
-// - every request issued while no tollgate `create` is on the stack (`ownCreate`)
+// - every request issued while no tollgate `create` is on the stack (`createScope`)
 //   is copied, when the instrumentation recognises it as an inference request (method + path),
 //   with a `DisplacedCall` under `kDisplacedCall`, and the SDK's APIPromise is watched through it;
 // - `prepareOptions` starts the call on the first attempt (the span, as a child of whatever span
@@ -73,19 +79,21 @@ export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
 // (`client.request(opts)` twice) is admitted twice. The displacing instrumentation's span is
 // not double-counted: the span processor counts only the tollgate span nested in it.
 
-let createDepth = 0;
-
 /**
- * Wraps tollgate's patched `create`: requests issued while it runs are its own (marked, or
- * deliberately left alone), so {@link wrapRequest} passes them straight through.
+ * How many of tollgate's patched `create` calls are on the stack: requests issued while one runs
+ * are its own (marked, or deliberately left alone), so {@link wrapRequest} passes them straight
+ * through. `trackedCreate` (client.ts) counts itself in; {@link ownCreate} does it for any other wrapper.
  */
+export const createScope = { depth: 0 };
+
+/** Wraps a patched `create` that does not count itself in {@link createScope}. */
 export function ownCreate(tracked: (this: unknown, ...args: unknown[]) => unknown): (this: unknown, ...args: unknown[]) => unknown {
   return function tollgateCreate(this: unknown, ...args: unknown[]): unknown {
-    createDepth++;
+    createScope.depth++;
     try {
       return tracked.apply(this, args);
     } finally {
-      createDepth--;
+      createScope.depth--;
     }
   };
 }
@@ -168,14 +176,18 @@ export type RequestMethod = (this: unknown, options: unknown, ...rest: unknown[]
 export function wrapRequest(original: RequestMethod, routes: DisplacedRoutes): RequestMethod {
   const tag = (options: unknown, displaced: DisplacedCall): unknown =>
     isRecord(options) && !isMarked(options) && routes.matches(options) ? { ...options, [kDisplacedCall]: displaced } : options;
-  return function tollgateRequest(this: unknown, options: unknown, ...rest: unknown[]): unknown {
-    if (createDepth > 0) return original.call(this, options, ...rest);
+  return function tollgateRequest(this: unknown, options: unknown): unknown {
+    // `arguments` forwarded as is (the SDKs pass options, sometimes a second argument): no rest
+    // array on every request, most of which pass straight through.
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments as unknown as [unknown, ...unknown[]];
+    if (createScope.depth > 0) return original.apply(this, args);
     let displaced: DisplacedCall;
     let tagged: unknown;
     try {
       // A plain options object (a direct `client.request(...)`) is decided now, without a promise hop.
       if (!isThenable(options) && (!isRecord(options) || isMarked(options) || !routes.matches(options))) {
-        return original.call(this, options, ...rest);
+        return original.apply(this, args);
       }
       const d = new DisplacedCall(routes);
       displaced = d;
@@ -183,8 +195,9 @@ export function wrapRequest(original: RequestMethod, routes: DisplacedRoutes): R
       tagged = isThenable(options) ? Promise.resolve(options).then((o) => tag(o, d)) : tag(options, d);
     } catch (error) {
       reportFault('request (tag)', error);
-      return original.call(this, options, ...rest);
+      return original.apply(this, args);
     }
+    const rest = Array.prototype.slice.call(args, 1) as unknown[];
     const result = original.call(this, tagged, ...rest);
     try {
       if (isApiPromise(result)) observeApiPromise(result, displaced, displaced, true);
