@@ -26,7 +26,7 @@ import { ANSWER_WORDS, startStandinServer } from '../../src/standin/server.ts';
 import type { StandinServer } from '../../src/standin/server.ts';
 import { RefusingGate } from '../support/gates.ts';
 import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.ts';
-import { lastJsonLine, runRegisteredApp } from '../support/run-app.ts';
+import { lastJsonLine, runRegisteredApp } from '../support/registered-app.ts';
 
 const SCOPE = 'tollgate-instrumentation-ai-sdk';
 
