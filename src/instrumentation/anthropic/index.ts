@@ -69,21 +69,13 @@ export class AnthropicInstrumentation extends StainlessInstrumentation<Anthropic
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
-    const targets = targetsOf(exports);
-    if (targets === undefined) {
-      this.warnShape(name, version);
-      return exports;
-    }
-    try {
+    return this.patchTarget(exports, name, version, targetsOf(exports), (targets) => {
       this.wrapClient(targets.client);
       for (const messages of targets.messages) {
         this.wrapCreate(messages, 'anthropic create', this.beginCreate());
         if (typeof messages['stream'] === 'function') this._wrap(messages, 'stream', (original: unknown) => this.wrapStream(original as AnyFunction));
       }
-    } catch (error) {
-      reportFault(`patching ${name}@${version ?? '?'}`, error);
-    }
-    return exports;
+    });
   }
 
   protected unpatch(exports: unknown): void {

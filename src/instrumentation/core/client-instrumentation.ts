@@ -7,7 +7,7 @@
 import { diag } from '@opentelemetry/api';
 import { InstrumentationBase, InstrumentationNodeModuleDefinition } from '@opentelemetry/instrumentation';
 import { isRecord } from '../../internal/values.ts';
-import { WarnOnce } from '../../internal/warn-once.ts';
+import { reportFault, WarnOnce } from '../../internal/warn-once.ts';
 import type { TollgateInstrumentationConfig } from './settings.ts';
 import { serverOf } from './text.ts';
 import { CallTracker } from './tracked-call.ts';
@@ -103,6 +103,24 @@ export abstract class ClientInstrumentation<C extends SdkInstrumentationConfig> 
   /** Undoes {@link wrapMethods}. */
   protected unwrapMethods(target: Record<string, unknown>, names: readonly string[]): void {
     for (const name of names) if (typeof target[name] === 'function') this._unwrap(target, name);
+  }
+
+  /**
+   * The frame every `patch` shares: `target` is what `exports` offers to hook (undefined when the
+   * module's shape is not the expected one: one loud warning, nothing patched); `wrap` runs under a
+   * fault guard, so a fault of tollgate's never breaks the user's import.
+   */
+  protected patchTarget<T>(exports: unknown, name: string, version: string | undefined, target: T | undefined, wrap: (target: T) => void): unknown {
+    if (target === undefined) {
+      this.warnShape(name, version);
+      return exports;
+    }
+    try {
+      wrap(target);
+    } catch (error) {
+      reportFault(`patching ${name}@${version ?? '?'}`, error);
+    }
+    return exports;
   }
 
   /** Reports a loaded SDK whose classes are not where this version of tollgate expects them. */

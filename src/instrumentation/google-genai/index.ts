@@ -58,20 +58,12 @@ export class GoogleGenAIInstrumentation extends ClientInstrumentation<GoogleGenA
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
-    const proto = modelsPrototype(exports);
-    if (proto === undefined) {
-      this.warnShape(name, version);
-      return exports;
-    }
-    try {
+    return this.patchTarget(exports, name, version, modelsPrototype(exports), (proto) => {
       this.wrapMethods(proto, METHOD_NAMES, (original, method) => {
         const m = METHODS.find((x) => x.name === method) as (typeof METHODS)[number];
         return this.tracked(original, m.op, m.stream);
-      });
-    } catch (error) {
-      reportFault(`patching ${name}@${version ?? '?'}`, error);
-    }
-    return exports;
+    });
+    });
   }
 
   protected unpatch(exports: unknown): void {

@@ -58,20 +58,12 @@ export class GoogleGenerativeAIInstrumentation extends ClientInstrumentation<Goo
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
-    const proto = modelPrototype(exports);
-    if (proto === undefined) {
-      this.warnShape(name, version);
-      return exports;
-    }
-    try {
+    return this.patchTarget(exports, name, version, modelPrototype(exports), (proto) => {
       this.wrapMethods(proto, METHOD_NAMES, (original, method) => {
         const m = METHODS.find((x) => x.name === method) as (typeof METHODS)[number];
         return this.tracked(original, m.kind);
-      });
-    } catch (error) {
-      reportFault(`patching ${name}@${version ?? '?'}`, error);
-    }
-    return exports;
+    });
+    });
   }
 
   protected unpatch(exports: unknown): void {

@@ -78,12 +78,7 @@ export class MistralInstrumentation extends ClientInstrumentation<MistralInstrum
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
-    const proto = clientProto(exports);
-    if (proto === undefined) {
-      this.warnShape(name, version);
-      return exports;
-    }
-    try {
+    return this.patchTarget(exports, name, version, clientProto(exports), (proto) => {
       for (const resource of RESOURCES) {
         const descriptor = Object.getOwnPropertyDescriptor(proto, resource.getter);
         const getter = descriptor?.get;
@@ -97,10 +92,7 @@ export class MistralInstrumentation extends ClientInstrumentation<MistralInstrum
         Object.defineProperty(wrappedGetter, kOriginalGetter, { value: getter });
         Object.defineProperty(proto, resource.getter, { ...descriptor, get: wrappedGetter });
       }
-    } catch (error) {
-      reportFault(`patching ${name}@${version ?? '?'}`, error);
-    }
-    return exports;
+    });
   }
 
   protected unpatch(exports: unknown): void {

@@ -15,7 +15,7 @@
  * `prepareOptions` instead (stainless/hooks.ts, "Displaced create").
  */
 import type { Usage } from '../../pricing/types.ts';
-import { collectText, count, isRecord, perClient, protoOf, reportFault, serverOf, str } from '../core/index.ts';
+import { collectText, count, isRecord, perClient, protoOf, serverOf, str } from '../core/index.ts';
 import type { CallSpec, CallTracker, SdkInstrumentationConfig, SdkModule, TrackedCall } from '../core/index.ts';
 import { isSdkStream, readRawResponse, StainlessInstrumentation, wrapStreamIterator } from '../stainless/index.ts';
 import type { BeginCreate, DisplacedRoutes, ResultHandlers } from '../stainless/index.ts';
@@ -45,20 +45,12 @@ export class OpenAIInstrumentation extends StainlessInstrumentation<OpenAIInstru
   }
 
   protected patch(exports: unknown, name: string, version: string | undefined): unknown {
-    const targets = targetsOf(exports);
-    if (targets === undefined) {
-      this.warnShape(name, version);
-      return exports;
-    }
-    try {
+    return this.patchTarget(exports, name, version, targetsOf(exports), (targets) => {
       this.wrapClient(targets.client);
       this.wrapCreate(targets.chat, 'openai create', this.beginCreate('chat'));
       if (targets.responses !== undefined) this.wrapCreate(targets.responses, 'openai create', this.beginCreate('responses'));
       if (targets.embeddings !== undefined) this.wrapCreate(targets.embeddings, 'openai create', this.beginCreate('embeddings'));
-    } catch (error) {
-      reportFault(`patching ${name}@${version ?? '?'}`, error);
-    }
-    return exports;
+    });
   }
 
   protected unpatch(exports: unknown): void {
