@@ -95,9 +95,144 @@ export interface RedisLedgerOptions {
 
 /** A settle / release / record waiting to be written (or being written). */
 interface Write extends BufferedWrite {
-  readonly numKeys: number;
-  /** KEYS then ARGV of SETTLE; ARGV[1] (now) is filled in when sent, ARGV[5] (retry) from `retry` when sent. */
-  readonly args: string[];
+  /** The scopes it writes to (all in one slot on a cluster). */
+  readonly scopes: readonly BudgetScope[];
+  /** The hold's id, or a record's (RECORD_ID_MARK first). */
+  readonly id: string;
+  /** The hold's amount, nano-USD as a string ('0' for a record). */
+  readonly held: string;
+}
+
+/** A reserve waiting in a batch for its answer. */
+interface ReserveItem {
+  /** ARGV[1] of its batch: the injected clock when it was issued, or '' (the server's TIME). */
+  readonly now: string;
+  readonly scopes: readonly BudgetScope[];
+  readonly amountNanos: number;
+  readonly amount: string;
+  /** ceil(ttlMillis), as sent. */
+  readonly ttl: string;
+  readonly id: string;
+  readonly resolve: (r: ReserveResult) => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/** A write waiting in a batch for its answer. */
+interface WriteItem {
+  readonly w: Write;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * Most items in one batch (one script call); a fuller batch is sent at once and a new one begun.
+ * Bounds how long one script holds Redis and keeps the scripts' `unpack` of a counter's fields
+ * (2 per item) far below Lua's C stack limit.
+ */
+const MAX_BATCH = 256;
+
+/**
+ * KEYS and the sets of one batch's ARGV (layout in redis-scripts.ts): each counter's keys once, and
+ * one set per scopes array and variant (a reserve's TTL, a write's retry flag) its items share.
+ */
+class BatchArgs {
+  readonly #prefix: string;
+  /** KEYS, then ARGV once `args` is called. */
+  readonly #out: string[] = [];
+  readonly #sets: string[] = [];
+  #count = 0;
+  readonly #counters = new Map<string, number>();
+  readonly #setOf = new Map<readonly BudgetScope[], { variant: string; index: string }>();
+
+  constructor(prefix: string) {
+    this.#prefix = prefix;
+  }
+
+  /** The index (1-based, as sent) of the set of `scopes` and `variant`; a new set lists its scopes' counters, limits when `limits`, and resetAt. */
+  set(scopes: readonly BudgetScope[], variant: string, limits: boolean): string {
+    let set = this.#setOf.get(scopes);
+    if (set !== undefined && set.variant === variant) return set.index;
+    // The policy passes the same array for an agent's calls (and a reservation keeps it), so sets are few.
+    set = { variant, index: String(++this.#count) };
+    this.#setOf.set(scopes, set);
+    const sets = this.#sets;
+    sets.push(variant, String(scopes.length));
+    for (const sc of scopes) {
+      const base = `${this.#prefix}tollgate:{${agentTag(sc.agent)}}:`;
+      const c = base + 'c:' + sc.key;
+      let k = this.#counters.get(c);
+      if (k === undefined) {
+        k = this.#counters.size + 1;
+        this.#counters.set(c, k);
+        this.#out.push(c, base + 'h:' + sc.key, base + 'x:' + sc.key);
+      }
+      sets.push(String(k));
+      if (limits) sets.push(sc.limitNanos === null ? '-1' : String(sc.limitNanos));
+      sets.push(sc.resetAt === null ? '-1' : String(sc.resetAt));
+    }
+    return set.index;
+  }
+
+  get numKeys(): number {
+    return this.#counters.size * 3;
+  }
+
+  /** KEYS, then ARGV: `head`, the number of sets, the sets, `items`. */
+  args(head: readonly string[], items: readonly string[]): string[] {
+    const out = this.#out;
+    for (const x of head) out.push(x);
+    out.push(String(this.#count));
+    for (const x of this.#sets) out.push(x);
+    for (const x of items) out.push(x);
+    return out;
+  }
+}
+
+/**
+ * Items gathered per hash tag until the flush `schedule` runs (or a batch is full), then sent one
+ * batch per tag (docs/ledgers.md, "Batching").
+ */
+class Batches<T> {
+  #open = new Map<string, T[]>();
+  readonly #schedule: (flush: () => void) => void;
+  readonly #send: (items: T[]) => void;
+  /** Runs the sends of one flush; told how many batches it sends. */
+  readonly #around: (batches: number, sendAll: () => void) => void;
+
+  constructor(schedule: (flush: () => void) => void, send: (items: T[]) => void, around: (batches: number, sendAll: () => void) => void) {
+    this.#schedule = schedule;
+    this.#send = send;
+    this.#around = around;
+  }
+
+  /** Adds `item` to the batch of `tag`; when `joins(first item)` is false, the open batch is sent first. */
+  add(tag: string, item: T, joins?: (first: T) => boolean): void {
+    let items = this.#open.get(tag);
+    if (items !== undefined && joins !== undefined && !joins(items[0]!)) {
+      this.#open.delete(tag);
+      this.#send(items);
+      items = undefined;
+    }
+    if (items === undefined) {
+      if (this.#open.size === 0) this.#schedule(this.#flush);
+      items = [];
+      this.#open.set(tag, items);
+    }
+    items.push(item);
+    if (items.length >= MAX_BATCH) {
+      this.#open.delete(tag);
+      this.#send(items);
+    }
+  }
+
+  readonly #flush = (): void => {
+    const open = this.#open;
+    if (open.size === 0) return;
+    this.#open = new Map();
+    this.#around(open.size, () => {
+      for (const items of open.values()) this.#send(items);
+    });
+  };
 }
 
 const LOCAL_ID_MARK = '~';
@@ -127,8 +262,10 @@ export class RedisLedger implements Ledger {
   readonly #idPrefix = randomBytes(9).toString('base64url') + '.';
   #seq = 0;
   readonly #buffer: WriteBuffer<Write>;
-  /** The socket is corked until the end of this job's microtasks (see #evalNow). */
-  #corked = false;
+  /** Reserves waiting for the next flush (see #queueReserve). */
+  readonly #reserves = new Batches<ReserveItem>(setImmediate, (items) => this.#sendReserves(items), (n, sendAll) => this.#corked(n, sendAll));
+  /** Writes waiting for the next flush (see #queueWrite). */
+  readonly #writes = new Batches<WriteItem>(queueMicrotask, (items) => this.#sendWrites(items), (n, sendAll) => this.#corked(n, sendAll));
   readonly #inflight = new Set<Promise<void>>();
   #lastError: Error | undefined;
   #readyWaiters = new Set<() => void>();
@@ -267,27 +404,11 @@ export class RedisLedger implements Ledger {
     return { ok: true, reservation: { id, scopes, amountNanos, expiresAt }, remainingNanos: remaining };
   }
 
-  /** Reserves on scopes that share one slot (one script call). */
+  /** Reserves on scopes that share one slot (one item of a RESERVE batch). */
   async #reserveIn(scopes: readonly BudgetScope[], amountNanos: number, ttlMillis: number, id: string): Promise<ReserveResult> {
-    const n = scopes.length;
     const amount = String(amountNanos);
-    const args = new Array<string>(n * 5 + 7);
-    this.#keys(scopes, args);
-    let a = n * 3;
-    args[a++] = this.#now === undefined ? '' : String(this.#now());
-    args[a++] = String(Math.ceil(ttlMillis));
-    args[a++] = amount;
-    args[a++] = id;
-    args[a++] = this.#grace;
-    args[a++] = this.#idle;
-    args[a++] = this.#keep;
-    for (const s of scopes) {
-      args[a++] = s.limitNanos === null ? '-1' : String(s.limitNanos);
-      args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
-    }
-    let reply: unknown;
     try {
-      reply = await this.#call(RESERVE, n * 3, args);
+      return await this.#queueReserve(scopes, amountNanos, amount, String(Math.ceil(ttlMillis)), id);
     } catch (err) {
       if (!wasNotSent(err) && isTransient(err)) {
         // The script may have run with the reply lost: release that hold once Redis answers.
@@ -305,16 +426,57 @@ export class RedisLedger implements Ledger {
       }
       throw this.#unavailable(err);
     }
-    const r = reply as number[];
-    if (r[0] === 1) {
-      const remaining = new Array<number | null>(n);
-      for (let i = 0; i < n; i++) {
-        const v = Number(r[i + 2]);
-        remaining[i] = v < 0 ? null : v;
-      }
-      return { ok: true, reservation: { id, scopes, amountNanos, expiresAt: Number(r[1]) }, remainingNanos: remaining };
+  }
+
+  /**
+   * Group commit (docs/ledgers.md, "Batching"): the reserve joins the batch of its hash tag, sent
+   * as one RESERVE call at the end of this turn of the event loop (setImmediate: the round
+   * ioredis's auto-pipeline sent each reserve in before batching), or at once when full. The
+   * script takes the items in order, each against the counters as the items before it left them.
+   */
+  #queueReserve(scopes: readonly BudgetScope[], amountNanos: number, amount: string, ttl: string, id: string): Promise<ReserveResult> {
+    const now = this.#now === undefined ? '' : String(this.#now());
+    return new Promise<ReserveResult>((resolve, reject) => {
+      // An injected clock that moved within the tick starts a new batch: each item keeps its time.
+      this.#reserves.add(scopes[0]!.agent, { now, scopes, amountNanos, amount, ttl, id, resolve, reject }, (first) => first.now === now);
+    });
+  }
+
+  /** One RESERVE call for the batch (ARGV layout in redis-scripts.ts); answers each item. */
+  #sendReserves(items: ReserveItem[]): void {
+    const b = new BatchArgs(this.#prefix);
+    const itemArgs = new Array<string>(items.length * 3);
+    let a = 0;
+    for (const it of items) {
+      itemArgs[a++] = b.set(it.scopes, it.ttl, true);
+      itemArgs[a++] = it.amount;
+      itemArgs[a++] = it.id;
     }
-    return { ok: false, scope: scopes[Number(r[1]) - 1]!, spentNanos: Number(r[2]), reservedNanos: Number(r[3]) };
+    this.#run(RESERVE, b.numKeys, b.args([items[0]!.now, this.#grace, this.#idle, this.#keep], itemArgs)).then(
+      (reply) => {
+        const r = reply as number[];
+        let o = 0;
+        for (const it of items) {
+          const n = it.scopes.length;
+          if (r[o] === 1) {
+            const remaining = new Array<number | null>(n);
+            for (let i = 0; i < n; i++) {
+              const v = r[o + 2 + i]!;
+              remaining[i] = v < 0 ? null : v;
+            }
+            it.resolve({ ok: true, reservation: { id: it.id, scopes: it.scopes, amountNanos: it.amountNanos, expiresAt: r[o + 1]! }, remainingNanos: remaining });
+            o += 2 + n;
+          } else {
+            it.resolve({ ok: false, scope: it.scopes[r[o + 1]! - 1]!, spentNanos: r[o + 2]!, reservedNanos: r[o + 3]! });
+            o += 4;
+          }
+        }
+      },
+      // Each item fails as a call of its own would have (the caller buffers a release, or answers open).
+      (err: unknown) => {
+        for (const it of items) it.reject(err);
+      },
+    );
   }
 
   settle(reservation: Reservation, actualNanos: number): Promise<void> {
@@ -435,20 +597,8 @@ export class RedisLedger implements Ledger {
   }
 
   #settleWrite(scopes: readonly BudgetScope[], id: string, held: string, actualNanos: number, retry: boolean): Write {
-    const n = scopes.length;
-    const args = new Array<string>(n * 4 + 7);
-    this.#keys(scopes, args);
-    let a = n * 3;
-    args[a++] = '';
-    args[a++] = id;
-    args[a++] = held;
-    args[a++] = String(actualNanos);
-    args[a++] = '0';
-    args[a++] = this.#grace;
-    args[a++] = this.#idle;
-    for (const s of scopes) args[a++] = s.resetAt === null ? '-1' : String(s.resetAt);
     // A hold split over slots has one write per slot: each is its own entry in the buffer.
-    return { numKeys: n * 3, args, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]!.agent}`, retry };
+    return { scopes, id, held, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]!.agent}`, retry };
   }
 
   #write(w: Write): Promise<void> {
@@ -466,9 +616,7 @@ export class RedisLedger implements Ledger {
 
   async #writeNow(w: Write): Promise<void> {
     try {
-      this.#stamp(w);
-      if (this.#client.status === 'ready') await this.#evalNow(SETTLE, w.numKeys, w.args);
-      else await this.#call(SETTLE, w.numKeys, w.args);
+      await this.#queueWrite(w);
     } catch (err) {
       this.#buffer.failed(w, err);
       if (!this.#warnedDown) this.#warnDown(this.#lastError ?? err);
@@ -476,14 +624,57 @@ export class RedisLedger implements Ledger {
   }
 
   #send(w: Write): Promise<unknown> {
-    this.#stamp(w);
-    return this.#eval(SETTLE, w.numKeys, w.args);
+    return this.#queueWrite(w);
   }
 
-  /** Fills in the time and the retry flag of a write about to be sent. */
-  #stamp(w: Write): void {
-    w.args[w.numKeys] = this.#now === undefined ? '' : String(this.#now());
-    w.args[w.numKeys + 4] = w.retry ? '1' : '0';
+  /**
+   * Group commit (docs/ledgers.md, "Batching"): the write joins the batch of its hash tag, sent as
+   * one SETTLE call from a microtask queued by the batch's first write, or at once when full. That
+   * microtask runs before the continuation of any caller that issued a write of the batch, so a
+   * settle issued before the call's promise resolves is on the wire even when the caller's
+   * continuation calls process.exit() (issue #17, defect 8).
+   */
+  #queueWrite(w: Write): Promise<void> {
+    return new Promise<void>((resolve, reject) => this.#writes.add(w.scopes[0]!.agent, { w, resolve, reject }));
+  }
+
+  /** One SETTLE call for the batch (ARGV layout in redis-scripts.ts). */
+  #sendWrites(items: WriteItem[]): void {
+    const b = new BatchArgs(this.#prefix);
+    const itemArgs = new Array<string>(items.length * 4);
+    let a = 0;
+    for (const { w } of items) {
+      itemArgs[a++] = b.set(w.scopes, w.retry ? '1' : '0', false);
+      itemArgs[a++] = w.id;
+      itemArgs[a++] = w.held;
+      itemArgs[a++] = String(w.actualNanos);
+    }
+    const now = this.#now === undefined ? '' : String(this.#now());
+    this.#run(SETTLE, b.numKeys, b.args([now, this.#grace, this.#idle], itemArgs)).then(
+      () => {
+        for (const it of items) it.resolve();
+      },
+      // Each write fails as one of its own would have (the caller buffers it, retried where it may have landed).
+      (err: unknown) => {
+        for (const it of items) it.reject(err);
+      },
+    );
+  }
+
+  /** Runs `fn`, which sends `batches` commands, with the socket corked when there are several: one write to the socket. */
+  #corked(batches: number, fn: () => void): void {
+    const stream = batches > 1 && this.#client instanceof Redis ? (this.#client as unknown as { stream?: Socket }).stream : undefined;
+    stream?.cork();
+    try {
+      fn();
+    } finally {
+      stream?.uncork();
+    }
+  }
+
+  /** Sends a script call now when connected, else waits for the connection (within commandTimeoutMillis). */
+  #run(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
+    return this.#client.status === 'ready' ? this.#evalNow(s, numKeys, args) : this.#call(s, numKeys, args);
   }
 
   /** Runs a script, waiting for the connection first if needed, all within commandTimeoutMillis. */
@@ -495,24 +686,11 @@ export class RedisLedger implements Ledger {
   }
 
   /**
-   * EVALSHA written to the socket before the current job's microtasks are done, not at the next
-   * auto-pipeline round (a setImmediate away): a settle issued before the call's promise
-   * resolves is on the wire even when the caller's continuation calls process.exit() (issue #17,
-   * defect 8). The settles issued in one job (many, when one socket read resolved many calls)
-   * go out in one socket write: the socket is corked until a microtask queued before any of
-   * those callers' continuations, so it still comes first.
+   * EVALSHA written to the socket now, not at the next auto-pipeline round (a setImmediate away):
+   * a batch's items were already gathered (see #queueWrite for why writes cannot wait).
    */
   async #evalNow(s: LuaScript, numKeys: number, args: string[]): Promise<unknown> {
-    const cmd = new Command('evalsha', [s.sha, numKeys, ...args], { replyEncoding: 'utf8' });
-    const stream = this.#client instanceof Redis ? (this.#client as unknown as { stream?: Socket }).stream : undefined;
-    if (stream !== undefined && !this.#corked) {
-      this.#corked = true;
-      stream.cork();
-      queueMicrotask(() => {
-        this.#corked = false;
-        stream.uncork();
-      });
-    }
+    const cmd = new Command('evalsha', [s.sha, numKeys, args], { replyEncoding: 'utf8' });
     void this.#client.sendCommand(cmd);
     try {
       return await cmd.promise;
