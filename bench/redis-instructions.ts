@@ -7,8 +7,10 @@
  *
  * Each variant runs against its own redis-server under callgrind: nothing (start-up, idle,
  * shutdown: subtracted), the baseline (two bare HINCRBY round trips per pair), two EVALSHA of
- * a script that only returns, with the ledger's arguments (the floor of any two-script pair),
- * and the ledger. Pairs run 16 at a time, as a busy process issues them.
+ * a script that only returns, with the arguments of a one-item batch (the floor of any two-script
+ * pair), and the ledger: pairs 16 at a time, as a busy process issues them (reserves and settles
+ * of the same tick go as one script call each: docs/ledgers.md, "Batching"), and one pair at a
+ * time (every batch holds one item: the cost of a lone call).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -29,8 +31,8 @@ const scopes: BudgetScope[] = [
   { scope: 'agent.daily', agent, key: 'day:2026-11-25', limitNanos: 9e15, resetAt: Date.UTC(2026, 10, 26) },
 ];
 
-/** Instructions redis-server ran in total while `setup`'s pairs ran PAIRS times. */
-async function count(setup: (port: number) => Promise<{ pair: Pair; close: () => Promise<void> }>): Promise<number> {
+/** Instructions redis-server ran in total while `setup`'s pairs ran PAIRS times, `concurrency` at a time. */
+async function count(setup: (port: number) => Promise<{ pair: Pair; close: () => Promise<void> }>, concurrency = CONCURRENCY): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-cg-'));
   const port = await freePort();
   const out = join(dir, 'callgrind.out');
@@ -52,7 +54,7 @@ async function count(setup: (port: number) => Promise<{ pair: Pair; close: () =>
     }
     const { pair, close } = await setup(port);
     let next = 0;
-    await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    await Promise.all(Array.from({ length: concurrency }, async () => {
       while (next++ < PAIRS) await pair();
     }));
     await close();
@@ -88,13 +90,14 @@ const floor = await count(async (port) => {
     pair: async () => {
       const id = `abcdefghijkl.${(seq++).toString(36)}`;
       const [m, d] = [String(scopes[0]!.resetAt), String(scopes[1]!.resetAt)];
-      await r.evalsha(sha, 6, ...keys, '', '60000', '12345', id, '3600000', '604800000', '86400000', '9000000000000000', m, '9000000000000000', d);
-      await r.evalsha(sha, 6, ...keys, '', id, '12345', '10000', '0', '3600000', '604800000', m, d);
+      // RESERVE and SETTLE of one item (layouts in src/ledger/redis-scripts.ts).
+      await r.evalsha(sha, 6, ...keys, '', '3600000', '604800000', '86400000', '1', '60000', '2', '1', '9000000000000000', m, '2', '9000000000000000', d, '1', '12345', id);
+      await r.evalsha(sha, 6, ...keys, '', '3600000', '604800000', '1', '0', '2', '1', m, '2', d, '1', id, '12345', '10000');
     },
     close: async () => r.disconnect(),
   };
 });
-const ledger = await count(async (port) => {
+const ledgerSetup = async (port: number): Promise<{ pair: Pair; close: () => Promise<void> }> => {
   const l = await RedisLedger.connect({ url: `redis://127.0.0.1:${port}`, commandTimeoutMillis: 30_000 });
   return {
     pair: async () => {
@@ -104,16 +107,19 @@ const ledger = await count(async (port) => {
     },
     close: () => l.close(),
   };
-});
+};
+const ledger = await count(ledgerSetup);
+const lone = await count(ledgerSetup, 1);
 
 const per = (n: number): number => Math.round((n - none) / PAIRS);
-console.log(`redis-server instructions per pair (callgrind, ${PAIRS} pairs, ${CONCURRENCY} at a time; start-up and idle subtracted):`);
+console.log(`redis-server instructions per pair (callgrind, ${PAIRS} pairs, ${CONCURRENCY} at a time unless said; start-up and idle subtracted):`);
 console.log('| variant | instructions/pair | x baseline |');
 console.log('|---|---:|---:|');
 for (const [name, n] of [
   ['baseline: 2 x HINCRBY', bare],
   ['2 x EVALSHA of `return 1`, the ledger\'s arguments (floor of a two-script pair)', floor],
-  ['RedisLedger reserve + settle (2 scopes)', ledger],
+  [`RedisLedger reserve + settle (2 scopes), ${CONCURRENCY} pairs at a time`, ledger],
+  ['RedisLedger reserve + settle (2 scopes), one pair at a time (batches of 1)', lone],
 ] as const) {
   console.log(`| ${name} | ${per(n)} | ${(per(n) / per(bare)).toFixed(1)} |`);
 }

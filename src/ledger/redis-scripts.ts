@@ -72,6 +72,20 @@ local function each_chunk(list, fn)
 end
 `;
 
+/** BASE plus a clock read only when a TTL or a marker needs it (not on a settle's hot path), for the settle scripts. */
+const SETTLING =
+  BASE +
+  `
+local at
+local function now()
+  if at == nil then at = clock(ARGV[1]) end
+  return at
+end
+-- Whether record id is applied now: once per id, first attempt or retry. Its marker lives in x
+-- beside the expired holds (same slot, trimmed with them after keep ms; the key lives as long as c).
+local function first_record(x, id) return redis.call('ZADD', x, 'NX', int(now()), id) == 1 end
+`;
+
 /** BASE plus the sweep, for the scripts that read counters (RESERVE, READ). */
 const SWEEPING =
   BASE +
@@ -140,6 +154,113 @@ end
 `;
 
 /**
+ * One reserve (a batch of one item: the script a lone call has always used, with its cost).
+ * KEYS: c1 h1 x1 c2 h2 x2 … ; ARGV: now, ttlMillis, amount, id, grace, idle, keep,
+ * then per scope: limit (-1 = none), resetAt (-1 = none).
+ * Returns {1, expiresAt, remaining per scope (-1 = uncapped)} or {0, index (1-based), spent, reserved}.
+ */
+export const RESERVE = script(
+  'reserve',
+  SWEEPING +
+    `
+local now = clock(ARGV[1])
+local ttl = tonumber(ARGV[2])
+local amount = tonumber(ARGV[3])
+local n = #KEYS / 3
+-- Per counter i: spent, held, e, whether new, limit (nil = uncapped) at 5i-4 .. 5i.
+local st = {}
+for i = 1, n do
+  local s, r, e, new = load(i, now, ARGV[7], ARGV[5], ARGV[6], ARGV[7 + 2 * i], ttl + 60000)
+  local limit = ARGV[6 + 2 * i]
+  if limit ~= '-1' then
+    limit = tonumber(limit)
+    if s + r + amount > limit then return {0, i, s, r} end
+  else
+    limit = nil
+  end
+  st[5 * i - 4], st[5 * i - 3], st[5 * i - 2], st[5 * i - 1], st[5 * i] = s, r, e, new, limit
+end
+local expiresAt = now + ttl
+local member, expiry = ARGV[4] .. '|' .. ARGV[3], int(expiresAt)
+local out = {1, expiresAt}
+for i = 1, n do
+  local c, r, e, limit = KEYS[3 * i - 2], st[5 * i - 3], st[5 * i - 2], st[5 * i]
+  -- e only ever moves earlier here (a sweep sets it again).
+  if e ~= nil and e <= expiresAt then
+    redis.call('HSET', c, 'r', int(r + amount), member, expiry)
+  else
+    if e == nil or e > now + SWEEP then e = now + SWEEP end
+    if expiresAt < e then e = expiresAt end
+    redis.call('HSET', c, 'r', int(r + amount), member, expiry, 'e', int(e))
+  end
+  -- A window's end is fixed: its key needs a TTL only when created. A task counter's idle
+  -- TTL restarts at every use.
+  local resetAt = ARGV[7 + 2 * i]
+  if st[5 * i - 1] or resetAt == '-1' then
+    redis.call('PEXPIRE', c, int(lifetime(resetAt, now, ARGV[5], ARGV[6], ttl + 60000)))
+  end
+  if limit then out[i + 2] = limit - st[5 * i - 4] - r - amount else out[i + 2] = -1 end
+end
+return out
+`,
+);
+
+/**
+ * One settle, release (actual 0) or record (id starting with '!', applied once per id): a batch
+ * of one item, the script a lone write has always used.
+ * KEYS: c1 h1 x1 …; ARGV: now, id, held amount, actual, retry ('1'/'0'), grace, idle,
+ * then per scope: resetAt (-1 = none).
+ *
+ * A hold found live (a field of c) is removed from the reserved sum; one found expired is
+ * taken out of x. The actual cost is added when the hold was found, and on a first
+ * attempt also when it was not (the call happened, its cost is real). A retry of
+ * a write whose first attempt may have landed (its reply was lost) only applies
+ * where the hold is still found, so it never counts twice.
+ * Returns the number of counters charged.
+ */
+export const SETTLE = script(
+  'settle',
+  SETTLING +
+    `
+local id, actual = ARGV[2], ARGV[4]
+local actualNum = tonumber(actual)
+local member = id .. '|' .. ARGV[3]
+local heldNeg = '-' .. ARGV[3]
+local retry = ARGV[5] == '1'
+local record = string.sub(id, 1, 1) == '!'
+local charged = 0
+for i = 1, #KEYS / 3 do
+  local c, x = KEYS[3 * i - 2], KEYS[3 * i]
+  local resetAt = ARGV[7 + i]
+  local apply = id == '' or not retry
+  if record then
+    apply = first_record(x, id)
+    if apply then redis.call('PEXPIRE', x, int(lifetime(resetAt, now(), ARGV[6], ARGV[7], 60000))) end
+  elseif id ~= '' then
+    if redis.call('HDEL', c, member) == 1 then
+      -- The last hold gone: no sweep is due (a counter without e and with r 0 is not swept).
+      if ARGV[3] ~= '0' and redis.call('HINCRBY', c, 'r', heldNeg) == 0 then redis.call('HDEL', c, 'e') end
+      apply = true
+    elseif redis.call('ZREM', x, member) == 1 then
+      apply = true
+    end
+  end
+  if apply and actual ~= '0' then
+    -- s == actual: the counter was new (or expired) and needs its TTL; task counters restart theirs.
+    local s = redis.call('HINCRBY', c, 's', actual)
+    -- Saturates like the other ledgers (MAX_COUNTER_NANOS = 2^52): reads stay exact JS numbers.
+    if s > 4503599627370496 then redis.call('HSET', c, 's', '4503599627370496') end
+    if resetAt == '-1' or s == actualNum then
+      redis.call('PEXPIRE', c, int(lifetime(resetAt, now(), ARGV[6], ARGV[7], 60000)))
+    end
+    charged = charged + 1
+  end
+end
+return charged
+`,
+);
+
+/**
  * Group commit (docs/ledgers.md, "Batching"): the reserves one process issues in the same tick
  * for the same hash tag, in ONE script call, processed in order exactly as one call each would
  * be: each item is checked against the counters including the holds of the items before it.
@@ -153,8 +274,8 @@ end
  * Returns, item after item: 1, expiresAt, remaining per scope of its set (-1 = uncapped); or
  * 0, index (1-based) of the first scope without room, its spent, its reserved.
  */
-export const RESERVE = script(
-  'reserve',
+export const RESERVE_BATCH = script(
+  'reserve-batch',
   SWEEPING +
     `
 local now = clock(ARGV[1])
@@ -253,27 +374,18 @@ return out
  * then per scope: counter (1-based index into KEYS / 3), resetAt (-1 = none); then each item:
  * set, id, held amount, actual.
  *
- * Per item and counter: a hold found live (a field of c) is removed from the reserved sum; one
- * found expired is taken out of x. The actual cost is added when the hold was found, and on a
- * first attempt also when it was not (the call happened, its cost is real). A retry of a write
- * whose first attempt may have landed (its reply was lost) only applies where the hold is still
- * found, so it never counts twice; a hold settled by an earlier item of the batch is no longer found.
+ * Per item and counter, SETTLE's rules (above); a hold settled by an earlier item of the batch
+ * is no longer found, so a retry in the same batch as its first attempt is not counted twice.
  *
  * Each counter is written once per batch: one HDEL of the holds found (read first with one HMGET
  * when several items name holds of that counter), one HINCRBY of r and one of s; only a hold not
  * found costs a ZREM of its own, and a record its ZADD. Returns the number of (item, counter)
  * pairs charged.
  */
-export const SETTLE = script(
-  'settle',
-  BASE +
+export const SETTLE_BATCH = script(
+  'settle-batch',
+  SETTLING +
     `
--- The clock is read only when a TTL or a marker needs it (not on the hot path).
-local at
-local function now()
-  if at == nil then at = clock(ARGV[1]) end
-  return at
-end
 local grace, idle = ARGV[2], ARGV[3]
 local MAX = 4503599627370496
 local sets, a = {}, 5
@@ -325,9 +437,7 @@ for j = a, #ARGV, 4 do
     local c, x = KEYS[3 * k - 2], KEYS[3 * k]
     local apply = id == '' or not set.retry
     if record then
-      -- A record: applied once per id, first attempt or retry. Its marker lives in x beside the
-      -- expired holds (same slot, trimmed with them after keep ms; the key lives as long as c).
-      apply = redis.call('ZADD', x, 'NX', int(now()), id) == 1
+      apply = first_record(x, id)
       if apply then XT[k] = lifetime(resetAt, now(), grace, idle, 60000) end
     elseif id ~= '' then
       local found
@@ -427,4 +537,4 @@ return out
 `,
 );
 
-export const SCRIPTS: readonly LuaScript[] = [RESERVE, SETTLE, READ];
+export const SCRIPTS: readonly LuaScript[] = [RESERVE, SETTLE, RESERVE_BATCH, SETTLE_BATCH, READ];

@@ -42,7 +42,7 @@ import { diag } from '@opentelemetry/api';
 import { ConfigError, LedgerUnavailableError } from '../errors.ts';
 import { within, withTimeout } from '../internal/deadline.ts';
 import { DAY_MILLIS } from '../internal/utc.ts';
-import { READ, RESERVE, SCRIPTS, SETTLE, type LuaScript } from './redis-scripts.ts';
+import { READ, RESERVE, RESERVE_BATCH, SCRIPTS, SETTLE, SETTLE_BATCH, type LuaScript } from './redis-scripts.ts';
 import { detachFromEventLoop } from './redis-lifecycle.ts';
 import { parseRedisUrl, type RedisTarget } from './redis-url.ts';
 import { boundedNanos, type BudgetScope, type Ledger, type Reservation, type ReserveRequest, type ReserveResult, type ScopeSpend } from './types.ts';
@@ -442,17 +442,43 @@ export class RedisLedger implements Ledger {
     });
   }
 
-  /** One RESERVE call for the batch (ARGV layout in redis-scripts.ts); answers each item. */
+  /**
+   * One script call for the batch: RESERVE_BATCH, or RESERVE for a lone item (a batch of one costs
+   * what a reserve always cost); ARGV layouts in redis-scripts.ts. Both answer item after item in
+   * the same form.
+   */
   #sendReserves(items: ReserveItem[]): void {
-    const b = new BatchArgs(this.#prefix);
-    const itemArgs = new Array<string>(items.length * 3);
-    let a = 0;
-    for (const it of items) {
-      itemArgs[a++] = b.set(it.scopes, it.ttl, true);
-      itemArgs[a++] = it.amount;
-      itemArgs[a++] = it.id;
+    let sent: Promise<unknown>;
+    if (items.length === 1) {
+      const it = items[0]!;
+      const n = it.scopes.length;
+      const args = new Array<string>(n * 5 + 7);
+      this.#keys(it.scopes, args);
+      let a = n * 3;
+      args[a++] = it.now;
+      args[a++] = it.ttl;
+      args[a++] = it.amount;
+      args[a++] = it.id;
+      args[a++] = this.#grace;
+      args[a++] = this.#idle;
+      args[a++] = this.#keep;
+      for (const sc of it.scopes) {
+        args[a++] = sc.limitNanos === null ? '-1' : String(sc.limitNanos);
+        args[a++] = sc.resetAt === null ? '-1' : String(sc.resetAt);
+      }
+      sent = this.#run(RESERVE, n * 3, args);
+    } else {
+      const b = new BatchArgs(this.#prefix);
+      const itemArgs = new Array<string>(items.length * 3);
+      let a = 0;
+      for (const it of items) {
+        itemArgs[a++] = b.set(it.scopes, it.ttl, true);
+        itemArgs[a++] = it.amount;
+        itemArgs[a++] = it.id;
+      }
+      sent = this.#run(RESERVE_BATCH, b.numKeys, b.args([items[0]!.now, this.#grace, this.#idle, this.#keep], itemArgs));
     }
-    this.#run(RESERVE, b.numKeys, b.args([items[0]!.now, this.#grace, this.#idle, this.#keep], itemArgs)).then(
+    sent.then(
       (reply) => {
         const r = reply as number[];
         let o = 0;
@@ -638,19 +664,38 @@ export class RedisLedger implements Ledger {
     return new Promise<void>((resolve, reject) => this.#writes.add(w.scopes[0]!.agent, { w, resolve, reject }));
   }
 
-  /** One SETTLE call for the batch (ARGV layout in redis-scripts.ts). */
+  /** One script call for the batch: SETTLE_BATCH, or SETTLE for a lone write (ARGV layouts in redis-scripts.ts). */
   #sendWrites(items: WriteItem[]): void {
-    const b = new BatchArgs(this.#prefix);
-    const itemArgs = new Array<string>(items.length * 4);
-    let a = 0;
-    for (const { w } of items) {
-      itemArgs[a++] = b.set(w.scopes, w.retry ? '1' : '0', false);
-      itemArgs[a++] = w.id;
-      itemArgs[a++] = w.held;
-      itemArgs[a++] = String(w.actualNanos);
-    }
     const now = this.#now === undefined ? '' : String(this.#now());
-    this.#run(SETTLE, b.numKeys, b.args([now, this.#grace, this.#idle], itemArgs)).then(
+    let sent: Promise<unknown>;
+    if (items.length === 1) {
+      const { w } = items[0]!;
+      const n = w.scopes.length;
+      const args = new Array<string>(n * 4 + 7);
+      this.#keys(w.scopes, args);
+      let a = n * 3;
+      args[a++] = now;
+      args[a++] = w.id;
+      args[a++] = w.held;
+      args[a++] = String(w.actualNanos);
+      args[a++] = w.retry ? '1' : '0';
+      args[a++] = this.#grace;
+      args[a++] = this.#idle;
+      for (const sc of w.scopes) args[a++] = sc.resetAt === null ? '-1' : String(sc.resetAt);
+      sent = this.#run(SETTLE, n * 3, args);
+    } else {
+      const b = new BatchArgs(this.#prefix);
+      const itemArgs = new Array<string>(items.length * 4);
+      let a = 0;
+      for (const { w } of items) {
+        itemArgs[a++] = b.set(w.scopes, w.retry ? '1' : '0', false);
+        itemArgs[a++] = w.id;
+        itemArgs[a++] = w.held;
+        itemArgs[a++] = String(w.actualNanos);
+      }
+      sent = this.#run(SETTLE_BATCH, b.numKeys, b.args([now, this.#grace, this.#idle], itemArgs));
+    }
+    sent.then(
       () => {
         for (const it of items) it.resolve();
       },

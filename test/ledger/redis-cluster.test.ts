@@ -16,7 +16,7 @@ import { resolveConfig } from '../../src/config/index.ts';
 import { BudgetExceededError } from '../../src/errors.ts';
 import { RedisLedger } from '../../src/ledger/redis.ts';
 import { parseRedisUrl } from '../../src/ledger/redis-url.ts';
-import type { BudgetScope } from '../../src/ledger/types.ts';
+import type { BudgetScope, ReserveResult } from '../../src/ledger/types.ts';
 import { createPriceTable } from '../../src/pricing/index.ts';
 import { BudgetPolicy } from '../../src/policy/index.ts';
 import { ConfigError } from '../../src/errors.ts';
@@ -99,6 +99,37 @@ void describe('Redis Cluster', () => {
       assert.ok((await admin.dbsize()) > 0, `node ${n.port} holds no counter`);
       admin.disconnect();
     }
+  });
+
+  it('one tick of reserves and settles for two agents on two nodes: a batch per slot, each exact against its own cap', async () => {
+    const ledger = new RedisLedger({ url });
+    // Two agents whose hash tags live on different nodes.
+    const admin = new Redis({ port: nodes[0]!.port, host: '127.0.0.1' });
+    const owner = async (agent: string): Promise<string> => {
+      const slot = Number(await admin.call('CLUSTER', 'KEYSLOT', `{${agent}}`));
+      const ranges = (await admin.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+      const r = ranges.find(([lo, hi]) => slot >= lo && slot <= hi)!;
+      return String(r[2][1]);
+    };
+    const agents = ['batch-a', 'batch-b', 'batch-c', 'batch-d', 'batch-e'];
+    const a = agents[0]!;
+    let b: string | undefined;
+    for (const other of agents.slice(1)) if ((await owner(other)) !== (await owner(a))) b ??= other;
+    admin.disconnect();
+    assert.ok(b !== undefined, 'no two agents on different nodes');
+    const scope = (agent: string, cap: number): BudgetScope => ({ scope: 'agent.daily', agent, key: `day:batch-${Date.now()}`, limitNanos: cap, resetAt: Date.now() + 3_600_000 });
+    const sa = [scope(a, 95)];
+    const sb = [scope(b, 130)];
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => ledger.reserve({ scopes: i % 2 === 0 ? sa : sb, amountNanos: 10, ttlMillis: 60_000 })));
+    const admitted = (even: number): Extract<ReserveResult, { ok: true }>[] =>
+      results.filter((r, i): r is Extract<ReserveResult, { ok: true }> => r.ok && i % 2 === even);
+    assert.equal(admitted(0).length, 9);
+    assert.equal(admitted(1).length, 13);
+    for (const r of results) if (!r.ok) assert.equal(r.scope.agent, r.spentNanos === 0 && r.reservedNanos === 90 ? a : b);
+    await Promise.all([...admitted(0), ...admitted(1)].map((r) => ledger.settle(r.reservation, 4)));
+    assert.deepEqual(await ledger.spent(sa), [{ spentNanos: 36, reservedNanos: 0 }]);
+    assert.deepEqual(await ledger.spent(sb), [{ spentNanos: 52, reservedNanos: 0 }]);
+    await ledger.close();
   });
 
   it('a shared config scope in another slot than its agents: never above its cap under concurrent calls of two agents', async () => {
