@@ -5,7 +5,9 @@
  * - reserved = the sum of the holds that are live (neither settled, released nor expired);
  * - spent = the sum of what was settled and recorded: every hold is settled or expired once,
  *   a release after a settle or an expiry changes nothing;
- * - the three ledgers agree on every read.
+ * - the three ledgers agree on every read;
+ * - Redis given many calls in the same tick (group commit: one script call per batch,
+ *   docs/ledgers.md "Batching") answers each exactly as the memory ledger does one call at a time.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +19,7 @@ import fc from 'fast-check';
 import { MemoryLedger } from '../../src/ledger/memory.ts';
 import { RedisLedger } from '../../src/ledger/redis.ts';
 import { SqliteLedger } from '../../src/ledger/sqlite.ts';
-import type { BudgetScope, Ledger, Reservation } from '../../src/ledger/types.ts';
+import type { BudgetScope, Ledger, Reservation, ReserveResult } from '../../src/ledger/types.ts';
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-prop-'));
@@ -25,12 +27,15 @@ let redis: RedisServer;
 let t = Date.UTC(2026, 10, 25, 12);
 const now = (): number => t;
 let ledgers: Ledger[] = [];
+let batched: RedisLedger;
 before(async () => {
   redis = await startRedisServer({ appendOnly: false });
   ledgers = [new MemoryLedger({ now }), new SqliteLedger(join(dir, 'p.db'), { now }), new RedisLedger({ url: `${redis.url}/6`, now })];
+  batched = new RedisLedger({ url: `${redis.url}/7`, now });
 });
 after(async () => {
   for (const l of ledgers) await l.close();
+  await batched.close();
   await redis.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -109,6 +114,86 @@ void describe('ledger invariants (memory, SQLite, Redis on one clock)', () => {
         }
       }),
       { numRuns: 60 },
+    );
+  });
+});
+
+type Write =
+  | { readonly kind: 'settle'; readonly pick: number; readonly share: number }
+  | { readonly kind: 'release'; readonly pick: number }
+  | { readonly kind: 'record'; readonly amount: number; readonly task: boolean };
+
+interface Tick {
+  readonly writes: readonly Write[];
+  readonly reserves: readonly { readonly amount: number; readonly task: boolean; readonly ttl: number }[];
+  readonly advance: number;
+}
+
+const tick: fc.Arbitrary<Tick> = fc.record({
+  writes: fc.array(
+    fc.oneof(
+      fc.record({ kind: fc.constant('settle' as const), pick: fc.nat(), share: fc.double({ min: 0, max: 1.5, noNaN: true }) }),
+      fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('record' as const), amount: fc.integer({ min: 0, max: 30 }), task: fc.boolean() }),
+    ),
+    { maxLength: 12 },
+  ),
+  reserves: fc.array(fc.record({ amount: fc.integer({ min: 0, max: 120 }), task: fc.boolean(), ttl: fc.constantFrom(10_000, 60_000) }), { maxLength: 30 }),
+  advance: fc.integer({ min: 0, max: 40_000 }),
+});
+
+void describe('Redis batches against one call at a time', () => {
+  it('a tick of writes then reserves, issued at once on Redis, one by one on memory: the same answers and counters', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(tick, { minLength: 1, maxLength: 8 }), fc.integer({ min: 200, max: 1500 }), fc.integer({ min: 200, max: 1500 }), async (ticks, dayCap, taskCap) => {
+        const agent = `q-${randomUUID()}`;
+        const memory = new MemoryLedger({ now });
+        const day: BudgetScope = { scope: 'agent.daily', agent, key: 'day:2026-11-25', limitNanos: dayCap, resetAt: Date.UTC(2026, 10, 27) };
+        const month: BudgetScope = { scope: 'agent.monthly', agent, key: 'month:2026-11', limitNanos: null, resetAt: Date.UTC(2026, 11, 1) };
+        const task: BudgetScope = { scope: 'task', agent, key: 'task:t', limitNanos: taskCap, resetAt: null };
+        // Two scope lists, each one array (as the policy passes them), sharing the daily counter.
+        const plain = [month, day];
+        const withTask = [day, task];
+        const holds: { readonly redis: Reservation; readonly memory: Reservation }[] = [];
+        for (const tk of ticks) {
+          const issue = (l: Ledger, side: 'redis' | 'memory'): Promise<unknown>[] => {
+            const out: Promise<unknown>[] = [];
+            for (const w of tk.writes) {
+              if (w.kind === 'record') out.push(l.record(w.task ? withTask : plain, w.amount));
+              else if (holds.length > 0) {
+                const h = holds[w.pick % holds.length]![side];
+                out.push(w.kind === 'settle' ? l.settle(h, Math.floor(h.amountNanos * w.share)) : l.release(h));
+              }
+            }
+            for (const r of tk.reserves) out.push(l.reserve({ scopes: r.task ? withTask : plain, amountNanos: r.amount, ttlMillis: r.ttl }));
+            return out;
+          };
+          // Redis: everything issued before anything is awaited (one SETTLE and one RESERVE batch);
+          // memory: one call after the other, in the same order.
+          const onRedis = await Promise.all(issue(batched, 'redis'));
+          const onMemory: unknown[] = [];
+          for (const p of issue(memory, 'memory')) onMemory.push(await p);
+          const first = onRedis.length - tk.reserves.length;
+          for (let i = first; i < onRedis.length; i++) {
+            const a = onRedis[i] as ReserveResult;
+            const b = onMemory[i] as ReserveResult;
+            assert.equal(a.ok, b.ok, `reserve ${i - first} of the tick`);
+            if (a.ok && b.ok) {
+              assert.deepEqual(a.remainingNanos, b.remainingNanos);
+              assert.equal(a.reservation.expiresAt, b.reservation.expiresAt);
+              holds.push({ redis: a.reservation, memory: b.reservation });
+            } else if (!a.ok && !b.ok) {
+              assert.deepEqual([a.scope.scope, a.spentNanos, a.reservedNanos], [b.scope.scope, b.spentNanos, b.reservedNanos]);
+            }
+          }
+          t += tk.advance;
+          const scopes = [month, day, task];
+          const [x, y] = await Promise.all([batched.spent(scopes), memory.spent(scopes)]);
+          assert.deepEqual(x, y);
+        }
+        await memory.close();
+      }),
+      { numRuns: 40 },
     );
   });
 });
