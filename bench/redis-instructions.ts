@@ -7,7 +7,7 @@
  *
  * Each variant runs against its own redis-server under callgrind: nothing (start-up, idle,
  * shutdown: subtracted), the baseline (two bare HINCRBY round trips per pair), two EVALSHA of
- * a script that only returns, with the arguments of a one-item batch (the floor of any two-script
+ * a script that only returns, with the arguments of a lone pair (the floor of any two-script
  * pair), and the ledger: pairs 16 at a time, as a busy process issues them (reserves and settles
  * of the same tick go as one script call each: docs/ledgers.md, "Batching"), and one pair at a
  * time (every batch holds one item: the cost of a lone call).
@@ -90,9 +90,9 @@ const floor = await count(async (port) => {
     pair: async () => {
       const id = `abcdefghijkl.${(seq++).toString(36)}`;
       const [m, d] = [String(scopes[0]!.resetAt), String(scopes[1]!.resetAt)];
-      // RESERVE and SETTLE of one item (layouts in src/ledger/redis-scripts.ts).
-      await r.evalsha(sha, 6, ...keys, '', '3600000', '604800000', '86400000', '1', '60000', '2', '1', '9000000000000000', m, '2', '9000000000000000', d, '1', '12345', id);
-      await r.evalsha(sha, 6, ...keys, '', '3600000', '604800000', '1', '0', '2', '1', m, '2', d, '1', id, '12345', '10000');
+      // RESERVE and SETTLE of a lone pair (layouts in src/ledger/redis-scripts.ts).
+      await r.evalsha(sha, 6, ...keys, '', '60000', '12345', id, '3600000', '604800000', '86400000', '9000000000000000', m, '9000000000000000', d);
+      await r.evalsha(sha, 6, ...keys, '', id, '12345', '10000', '0', '3600000', '604800000', m, d);
     },
     close: async () => r.disconnect(),
   };
@@ -117,7 +117,7 @@ console.log('| variant | instructions/pair | x baseline |');
 console.log('|---|---:|---:|');
 for (const [name, n] of [
   ['baseline: 2 x HINCRBY', bare],
-  ['2 x EVALSHA of `return 1`, the ledger\'s arguments (floor of a two-script pair)', floor],
+  ['2 x EVALSHA of `return 1`, a lone pair\'s arguments (floor of a two-script pair)', floor],
   [`RedisLedger reserve + settle (2 scopes), ${CONCURRENCY} pairs at a time`, ledger],
   ['RedisLedger reserve + settle (2 scopes), one pair at a time (batches of 1)', lone],
 ] as const) {

@@ -16,7 +16,8 @@
  *             deploy (or one that crashed with holds) never locks room for good.
  *
  * The hot path writes each counter once per script: a reserve is one HMGET and one HSET per
- * counter (r, the hold and e together), a settle one HDEL and two HINCRBYs. Expired holds are
+ * counter (r, the hold and e together), a settle one HDEL and two HINCRBYs; a batch of reserves
+ * (RESERVE_BATCH) or of writes (SETTLE_BATCH) costs the same per counter, whatever its size. Expired holds are
  * dropped lazily: `e` is at most the earliest expiry of the holds in `c` (reserve lowers it,
  * settle leaves it, which only makes it early, and deletes it with the last hold, r 0) and at
  * most a minute after the last sweep (for holds the earlier version put in `h`). A script that finds `now >= e` sweeps the counter:
@@ -33,7 +34,9 @@
  * cheaper than '%.0f' (a double printf), which showed in the benchmark.
  *
  * Work per script is what limits throughput (bench/redis-ledger.bench.ts: a redis.call costs
- * about 1.5 µs, a number formatted about 0.3 µs): the hot path reads ARGV it needs only.
+ * about 1.5 µs, a number formatted about 0.3 µs): the hot path reads ARGV it needs only. A batch
+ * holds at most 256 items (MAX_BATCH in redis.ts), so the scripts' `unpack` of a counter's fields
+ * stays far below Lua's C stack limit (8,000).
  */
 import { createHash } from 'node:crypto';
 

@@ -2,8 +2,10 @@
  * The fleet ledger: every process of an agent reserves and settles against one
  * set of counters in Redis, so a daily cap holds for the agent, not per replica.
  *
- * - Reserve (all scopes at once) and settle are each ONE Lua script call: one
- *   round trip, atomic. Scripts are loaded once (SCRIPT LOAD on every connect) and
+ * - Reserve (all scopes at once) and settle are each one round trip, atomic. The reserves
+ *   issued in the same tick for the same hash tag share ONE Lua script call, and so do the
+ *   settles / releases / records (group commit: #queueReserve, #queueWrite; docs/ledgers.md,
+ *   "Batching"); each item is processed as its own call would be, in order. Scripts are loaded once (SCRIPT LOAD on every connect) and
  *   called by SHA (EVALSHA); when the server's script cache was flushed or the
  *   server restarted, the call falls back to EVAL, which caches the script again.
  * - Keys are `<prefix>tollgate:{<agent>}:c|h|x:<counter key>`; the braces are a
