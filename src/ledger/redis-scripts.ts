@@ -68,11 +68,6 @@ local function lifetime(resetAt, now, grace, idle, floor)
   if t < floor then t = floor end
   return t
 end
--- Fields given to one command from a Lua unpack (its C stack is limited).
-local CHUNK = 1000
-local function each_chunk(list, fn)
-  for i = 1, #list, CHUNK do fn(unpack(list, i, math.min(i + CHUNK - 1, #list))) end
-end
 `;
 
 /** BASE plus a clock read only when a TTL or a marker needs it (not on a settle's hot path), for the settle scripts. */
@@ -93,6 +88,11 @@ local function first_record(x, id) return redis.call('ZADD', x, 'NX', int(now())
 const SWEEPING =
   BASE +
   `
+-- Fields given to one command from a Lua unpack (its C stack is limited).
+local CHUNK = 1000
+local function each_chunk(list, fn)
+  for i = 1, #list, CHUNK do fn(unpack(list, i, math.min(i + CHUNK - 1, #list))) end
+end
 -- Longest between two sweeps of a counter: bounds how long an expired hold of the
 -- earlier layout (sorted set h, which sets no e) keeps counting.
 local SWEEP = 60000

@@ -440,7 +440,7 @@ export class RedisLedger implements Ledger {
     const now = this.#now === undefined ? '' : String(this.#now());
     return new Promise<ReserveResult>((resolve, reject) => {
       // An injected clock that moved within the tick starts a new batch: each item keeps its time.
-      this.#reserves.add(scopes[0]!.agent, { now, scopes, amountNanos, amount, ttl, id, resolve, reject }, (first) => first.now === now);
+      this.#reserves.add(scopes[0]?.agent ?? '', { now, scopes, amountNanos, amount, ttl, id, resolve, reject }, (first) => first.now === now);
     });
   }
 
@@ -626,7 +626,7 @@ export class RedisLedger implements Ledger {
 
   #settleWrite(scopes: readonly BudgetScope[], id: string, held: string, actualNanos: number, retry: boolean): Write {
     // A hold split over slots has one write per slot: each is its own entry in the buffer.
-    return { scopes, id, held, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]!.agent}`, retry };
+    return { scopes, id, held, actualNanos, holdId: id === '' ? '' : `${id}@${scopes[0]?.agent ?? ''}`, retry };
   }
 
   #write(w: Write): Promise<void> {
@@ -663,7 +663,7 @@ export class RedisLedger implements Ledger {
    * continuation calls process.exit() (issue #17, defect 8).
    */
   #queueWrite(w: Write): Promise<void> {
-    return new Promise<void>((resolve, reject) => this.#writes.add(w.scopes[0]!.agent, { w, resolve, reject }));
+    return new Promise<void>((resolve, reject) => this.#writes.add(w.scopes[0]?.agent ?? '', { w, resolve, reject }));
   }
 
   /** One script call for the batch: SETTLE_BATCH, or SETTLE for a lone write (ARGV layouts in redis-scripts.ts). */

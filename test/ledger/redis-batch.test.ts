@@ -190,6 +190,18 @@ void describe('RedisLedger batches', () => {
     }
   });
 
+  void it('a call with no scopes: admitted and settled, alone or in a batch', async () => {
+    const l = await ledger();
+    const lone = await l.reserve({ scopes: [], amountNanos: 5, ttlMillis: 1_000 });
+    assert.ok(lone.ok);
+    assert.deepEqual(lone.remainingNanos, []);
+    const two = await Promise.all([l.reserve({ scopes: [], amountNanos: 5, ttlMillis: 1_000 }), l.reserve({ scopes: [], amountNanos: 6, ttlMillis: 1_000 })]);
+    assert.ok(two[0].ok && two[1].ok);
+    await l.settle(lone.reservation, 3);
+    await Promise.all([l.settle(two[0].reservation, 1), l.release(two[1].reservation), l.record([], 4)]);
+    assert.equal(l.pendingWrites, 0);
+  });
+
   void it('agents in one tick go as one call per agent (hash tag), each against its own counters', async () => {
     const l = await ledger();
     const agents = [`p-${randomUUID()}`, `q-${randomUUID()}`];
