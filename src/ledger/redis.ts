@@ -5,9 +5,10 @@
  * - Reserve (all scopes at once) and settle are each one round trip, atomic. The reserves
  *   issued in the same tick for the same hash tag share ONE Lua script call, and so do the
  *   settles / releases / records (group commit: #queueReserve, #queueWrite; docs/ledgers.md,
- *   "Batching"); each item is processed as its own call would be, in order. Scripts are loaded once (SCRIPT LOAD on every connect) and
- *   called by SHA (EVALSHA); when the server's script cache was flushed or the
- *   server restarted, the call falls back to EVAL, which caches the script again.
+ *   "Batching"); each item is processed as its own call would be, in order. Scripts
+ *   are loaded once (SCRIPT LOAD on every connect) and called by SHA (EVALSHA); when the
+ *   server's script cache was flushed or the server restarted, the call falls back to EVAL,
+ *   which caches the script again.
  * - Keys are `<prefix>tollgate:{<agent>}:c|h|x:<counter key>`; the braces are a
  *   Redis Cluster hash tag, so all of one agent's counters live in one slot and a
  *   script may touch them together.
@@ -145,6 +146,7 @@ class BatchArgs {
   #count = 0;
   readonly #counters = new Map<string, number>();
   readonly #setOf = new Map<readonly BudgetScope[], { variant: string; index: string }>();
+  readonly #bySig = new Map<string, { variant: string; index: string }>();
 
   constructor(prefix: string) {
     this.#prefix = prefix;
@@ -152,11 +154,22 @@ class BatchArgs {
 
   /** The index (1-based, as sent) of the set of `scopes` and `variant`; a new set lists its scopes' counters, limits when `limits`, and resetAt. */
   set(scopes: readonly BudgetScope[], variant: string, limits: boolean): string {
+    // The policy passes the same array for an agent's calls (and a reservation keeps it), so the
+    // array is looked up first; an equal list in another array (a task's scopes, a cluster's
+    // per-slot group) is found by its content.
     let set = this.#setOf.get(scopes);
     if (set !== undefined && set.variant === variant) return set.index;
-    // The policy passes the same array for an agent's calls (and a reservation keeps it), so sets are few.
+    // Length-prefixed names: no two different lists give the same signature.
+    let sig = variant;
+    for (const sc of scopes) sig += `|${sc.agent.length}:${sc.agent}${sc.key.length}:${sc.key}${limits ? sc.limitNanos : ''}|${sc.resetAt}`;
+    set = this.#bySig.get(sig);
+    if (set !== undefined) {
+      this.#setOf.set(scopes, set);
+      return set.index;
+    }
     set = { variant, index: String(++this.#count) };
     this.#setOf.set(scopes, set);
+    this.#bySig.set(sig, set);
     const sets = this.#sets;
     sets.push(variant, String(scopes.length));
     for (const sc of scopes) {

@@ -151,7 +151,8 @@ void describe('Redis batches against one call at a time', () => {
         const day: BudgetScope = { scope: 'agent.daily', agent, key: 'day:2026-11-25', limitNanos: dayCap, resetAt: Date.UTC(2026, 10, 27) };
         const month: BudgetScope = { scope: 'agent.monthly', agent, key: 'month:2026-11', limitNanos: null, resetAt: Date.UTC(2026, 11, 1) };
         const task: BudgetScope = { scope: 'task', agent, key: 'task:t', limitNanos: taskCap, resetAt: null };
-        // Two scope lists, each one array (as the policy passes them), sharing the daily counter.
+        // Two scope lists sharing the daily counter: one array reused (as the policy passes an
+        // agent's scopes), one copied per call (as it passes a task's).
         const plain = [month, day];
         const withTask = [day, task];
         const holds: { readonly redis: Reservation; readonly memory: Reservation }[] = [];
@@ -159,13 +160,13 @@ void describe('Redis batches against one call at a time', () => {
           const issue = (l: Ledger, side: 'redis' | 'memory'): Promise<unknown>[] => {
             const out: Promise<unknown>[] = [];
             for (const w of tk.writes) {
-              if (w.kind === 'record') out.push(l.record(w.task ? withTask : plain, w.amount));
+              if (w.kind === 'record') out.push(l.record(w.task ? withTask.slice() : plain, w.amount));
               else if (holds.length > 0) {
                 const h = holds[w.pick % holds.length]![side];
                 out.push(w.kind === 'settle' ? l.settle(h, Math.floor(h.amountNanos * w.share)) : l.release(h));
               }
             }
-            for (const r of tk.reserves) out.push(l.reserve({ scopes: r.task ? withTask : plain, amountNanos: r.amount, ttlMillis: r.ttl }));
+            for (const r of tk.reserves) out.push(l.reserve({ scopes: r.task ? withTask.slice() : plain, amountNanos: r.amount, ttlMillis: r.ttl }));
             return out;
           };
           // Redis: everything issued before anything is awaited (one SETTLE and one RESERVE batch);
