@@ -273,7 +273,7 @@ return charged
  * KEYS: c1 h1 x1 c2 h2 x2 … (each counter of the batch once).
  * ARGV: now, grace, idle, keep, number of sets; then each set (what items share: their TTL and
  * scopes): ttlMillis, n, then per scope: counter (1-based index into KEYS / 3), limit (-1 = none),
- * resetAt (-1 = none); then each item: set, amount, id.
+ * resetAt (-1 = none); then each item: set, amount, its hold's field name (`<id>|<amount>`).
  * Returns, item after item: 1, expiresAt, remaining per scope of its set (-1 = uncapped); or
  * 0, index (1-based) of the first scope without room, its spent, its reserved.
  */
@@ -297,14 +297,14 @@ for k = 1, tonumber(ARGV[5]) do
     set[3 * i] = ARGV[a + 2]
     a = a + 3
   end
-  sets[k] = set
+  sets[tostring(k)] = set
 end
 -- Per counter k: spent, held, e (false: none), whether new, the hold fields to write,
 -- whether e changed, the TTL to set (false: none).
 local S, R, E, NEW, F, ED, T = {}, {}, {}, {}, {}, {}, {}
 local out, o = {}, 0
 for j = a, #ARGV, 3 do
-  local set, amount = sets[tonumber(ARGV[j])], tonumber(ARGV[j + 1])
+  local set, amount = sets[ARGV[j]], tonumber(ARGV[j + 1])
   local n, refused = set.n, false
   for i = 1, n do
     local k = set[3 * i - 2]
@@ -321,7 +321,7 @@ for j = a, #ARGV, 3 do
     end
   end
   if not refused then
-    local at, member = set.at, ARGV[j + 2] .. '|' .. ARGV[j + 1]
+    local at, member = set.at, ARGV[j + 2]
     out[o + 1], out[o + 2] = 1, at
     o = o + 2
     for i = 1, n do
@@ -375,7 +375,8 @@ return out
  * KEYS: c1 h1 x1 … (each counter of the batch once).
  * ARGV: now, grace, idle, number of sets; then each set (what items share): retry ('1'/'0'), n,
  * then per scope: counter (1-based index into KEYS / 3), resetAt (-1 = none); then each item:
- * set, id, held amount, actual.
+ * set, key (its hold's field name `<id>|<held>`, a record's id, or '' for no hold), held amount,
+ * actual. Sets are looked up by their index as sent (a string: no number parsed per item).
  *
  * Per item and counter, SETTLE's rules (above); a hold settled by an earlier item of the batch
  * is no longer found, so a retry in the same batch as its first attempt is not counted twice.
@@ -401,23 +402,23 @@ for k = 1, tonumber(ARGV[4]) do
     set[2 * i] = ARGV[a + 1]
     a = a + 2
   end
-  sets[k] = set
+  sets[tostring(k)] = set
 end
 -- Holds named per counter: a counter named by several is read with one HMGET.
 local named = {}
 for j = a, #ARGV, 4 do
-  local id = ARGV[j + 1]
-  if id ~= '' and string.byte(id, 1) ~= 33 then
-    local set = sets[tonumber(ARGV[j])]
+  local key = ARGV[j + 1]
+  if key ~= '' and string.byte(key, 1) ~= 33 then
+    local set = sets[ARGV[j]]
     for i = 1, set.n do
       local k = set[2 * i - 1]
       local m = named[k]
       if m == nil then m = {} named[k] = m end
-      m[#m + 1] = id .. '|' .. ARGV[j + 2]
+      m[#m + 1] = key
     end
   end
 end
--- live[k][member]: the hold is a field of c (only for counters read with HMGET).
+-- live[k][field]: the hold is a field of c (only for counters read with HMGET).
 local live = {}
 for k, m in pairs(named) do
   if #m > 1 then
@@ -432,30 +433,29 @@ end
 local DEL, RD, RC, SC, XT = {}, {}, {}, {}, {}
 local charged = 0
 for j = a, #ARGV, 4 do
-  local set, id, held, actual = sets[tonumber(ARGV[j])], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
-  local record = string.byte(id, 1) == 33
-  local member = id .. '|' .. held
+  local set, key, held, actual = sets[ARGV[j]], ARGV[j + 1], ARGV[j + 2], ARGV[j + 3]
+  local record = string.byte(key, 1) == 33
   for i = 1, set.n do
     local k, resetAt = set[2 * i - 1], set[2 * i]
     local c, x = KEYS[3 * k - 2], KEYS[3 * k]
-    local apply = id == '' or not set.retry
+    local apply = key == '' or not set.retry
     if record then
-      apply = first_record(x, id)
+      apply = first_record(x, key)
       if apply then XT[k] = lifetime(resetAt, now(), grace, idle, 60000) end
-    elseif id ~= '' then
+    elseif key ~= '' then
       local found
       local l = live[k]
       if l then
-        found = l[member] == true
-        if found then l[member] = false end
+        found = l[key] == true
+        if found then l[key] = false end
       else
-        found = redis.call('HDEL', c, member) == 1
+        found = redis.call('HDEL', c, key) == 1
       end
       if found then
         if l then
           local d = DEL[k]
           if d == nil then d = {} DEL[k] = d end
-          d[#d + 1] = member
+          d[#d + 1] = key
         end
         if held ~= '0' then
           local rc = RC[k]
@@ -464,7 +464,7 @@ for j = a, #ARGV, 4 do
           rc[#rc + 1] = RD[k]
         end
         apply = true
-      elseif redis.call('ZREM', x, member) == 1 then
+      elseif redis.call('ZREM', x, key) == 1 then
         apply = true
       end
     end

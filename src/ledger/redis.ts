@@ -489,7 +489,8 @@ export class RedisLedger implements Ledger {
       for (const it of items) {
         itemArgs[a++] = b.set(it.scopes, it.ttl, true);
         itemArgs[a++] = it.amount;
-        itemArgs[a++] = it.id;
+        // The hold's field name, built here rather than in the script (see RESERVE_BATCH).
+        itemArgs[a++] = it.id + '|' + it.amount;
       }
       sent = this.#run(RESERVE_BATCH, b.numKeys, b.args([items[0]!.now, this.#grace, this.#idle, this.#keep], itemArgs));
     }
@@ -704,7 +705,8 @@ export class RedisLedger implements Ledger {
       let a = 0;
       for (const { w } of items) {
         itemArgs[a++] = b.set(w.scopes, w.retry ? '1' : '0', false);
-        itemArgs[a++] = w.id;
+        // A hold's field name, or a record's id ('' and a record's id are never hold fields).
+        itemArgs[a++] = w.id === '' || w.id.startsWith(RECORD_ID_MARK) ? w.id : w.id + '|' + w.held;
         itemArgs[a++] = w.held;
         itemArgs[a++] = String(w.actualNanos);
       }

@@ -162,7 +162,8 @@ void describe('RedisLedger batches', () => {
     // ARGV: now, grace, idle, 2 sets (first attempts; retries) of the one counter, then the items:
     // the settle, its retry, the settle's retry again, a record, the same record again.
     const argv = ['', '3600000', '604800000', '2', '0', '1', '1', resetAt, '1', '1', '1', resetAt];
-    argv.push('1', id, '300', '120', '2', id, '300', '120', '2', id, '300', '120', '1', '!rec.1', '0', '30', '2', '!rec.1', '0', '30');
+    const hold = `${id}|300`;
+    argv.push('1', hold, '300', '120', '2', hold, '300', '120', '2', hold, '300', '120', '1', '!rec.1', '0', '30', '2', '!rec.1', '0', '30');
     const charged = await raw.eval(SETTLE_BATCH.lua, 3, ...keys, ...argv);
     assert.equal(charged, 2, 'the settle once, the record once');
     assert.deepEqual(await l.spent([scope]), [{ spentNanos: 150, reservedNanos: 0 }]);
