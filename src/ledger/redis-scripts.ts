@@ -350,9 +350,17 @@ for j = a, #ARGV, 3 do
     end
   end
 end
+-- A counter given HOT holds or more by one batch is busy: a field t whose value is longer than
+-- Redis's listpack limit (hash-max-listpack-value, 64 bytes by default) turns its hash into a
+-- hash table, in which each hold field is found without scanning all the others.
+local HOT = 32
 for k, f in pairs(F) do
   if #f > 0 then
     local c = KEYS[3 * k - 2]
+    if #f >= 2 * HOT then
+      f[#f + 1] = 't'
+      f[#f + 1] = string.rep('t', 65)
+    end
     f[#f + 1] = 'r'
     f[#f + 1] = int(R[k])
     if ED[k] then

@@ -96,8 +96,25 @@ void describe('RedisLedger batches', () => {
       { spentNanos: 5 * admitted, reservedNanos: 0 },
       { spentNanos: 5 * admitted, reservedNanos: 0 },
     ]);
-    const c = await raw.hgetall(`tollgate:{${agent}}:c:day:2026-12-03`);
+    const { t: _table, ...c } = await raw.hgetall(`tollgate:{${agent}}:c:day:2026-12-03`);
     assert.deepEqual(c, { s: String(5 * admitted), r: '0' }, 'no hold left, no sweep due');
+  });
+
+  void it('a counter given 32 holds or more by one batch is kept as a hash table (no linear scans); fewer leave it a listpack', async () => {
+    const l = await ledger();
+    const busy = scopesOf(`h-${randomUUID()}`, 1_000);
+    const quiet = scopesOf(`l-${randomUUID()}`, 1_000);
+    const [a, b] = await Promise.all([
+      Promise.all(Array.from({ length: 40 }, () => l.reserve({ scopes: busy, amountNanos: 1, ttlMillis: 60_000 }))),
+      Promise.all(Array.from({ length: 10 }, () => l.reserve({ scopes: quiet, amountNanos: 1, ttlMillis: 60_000 }))),
+    ]);
+    const key = (s: BudgetScope[]): string => `tollgate:{${s[1]!.agent}}:c:${s[1]!.key}`;
+    assert.equal(await raw.object('ENCODING', key(busy)), 'hashtable');
+    assert.equal(await raw.object('ENCODING', key(quiet)), 'listpack');
+    // The field that converts it is neither a hold nor a counter: reads and settles ignore it.
+    await Promise.all([...a, ...b].map((r) => (r.ok ? l.settle(r.reservation, 1) : Promise.reject(new Error('refused')))));
+    assert.deepEqual((await l.spent(busy))[1], { spentNanos: 40, reservedNanos: 0 });
+    assert.deepEqual(Object.keys(await raw.hgetall(key(busy))).sort(), ['r', 's', 't']);
   });
 
   void it('more items than one batch holds: split over several calls, still exact', async () => {
