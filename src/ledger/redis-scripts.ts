@@ -353,7 +353,7 @@ end
 -- A counter given HOT holds or more by one batch is busy: a field t whose value is longer than
 -- Redis's listpack limit (hash-max-listpack-value, 64 bytes by default) turns its hash into a
 -- hash table, in which each hold field is found without scanning all the others.
-local HOT = 32
+local HOT = 16
 for k, f in pairs(F) do
   if #f > 0 then
     local c = KEYS[3 * k - 2]

@@ -100,7 +100,7 @@ void describe('RedisLedger batches', () => {
     assert.deepEqual(c, { s: String(5 * admitted), r: '0' }, 'no hold left, no sweep due');
   });
 
-  void it('a counter given 32 holds or more by one batch is kept as a hash table (no linear scans); fewer leave it a listpack', async () => {
+  void it('a counter given 16 holds or more by one batch is kept as a hash table (no linear scans); fewer leave it a listpack', async () => {
     const l = await ledger();
     const busy = scopesOf(`h-${randomUUID()}`, 1_000);
     const quiet = scopesOf(`l-${randomUUID()}`, 1_000);
