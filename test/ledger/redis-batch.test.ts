@@ -208,6 +208,24 @@ void describe('RedisLedger batches', () => {
     }
   });
 
+  void it('holds of the earlier layout (sorted set h) count in a batch until they expire, then their room comes back', async () => {
+    let t = Date.UTC(2026, 11, 3, 12);
+    const l = await ledger({ now: () => t });
+    const agent = `v-${randomUUID()}`;
+    const scope = scopesOf(agent, 100)[1]!;
+    const c = `tollgate:{${agent}}:c:${scope.key}`;
+    // What a process of an earlier version leaves: spent and held in c, its hold in h.
+    await raw.hset(c, 's', '30', 'r', '50');
+    await raw.zadd(`tollgate:{${agent}}:h:${scope.key}`, String(t + 120_000), 'old.1|50');
+    const first = await Promise.all(Array.from({ length: 5 }, () => l.reserve({ scopes: [scope], amountNanos: 5, ttlMillis: 600_000 })));
+    assert.deepEqual(first.map((r) => r.ok), [true, true, true, true, false]);
+    t += 120_000;
+    const second = await Promise.all(Array.from({ length: 12 }, () => l.reserve({ scopes: [scope], amountNanos: 5, ttlMillis: 600_000 })));
+    assert.equal(second.filter((r) => r.ok).length, 10, 'the earlier hold expired: 50 more room');
+    assert.deepEqual(await l.spent([scope]), [{ spentNanos: 30, reservedNanos: 70 }]);
+    assert.equal(await raw.zscore(`tollgate:{${agent}}:x:${scope.key}`, 'old.1|50'), String(t));
+  });
+
   void it('a call with no scopes: admitted and settled, alone or in a batch', async () => {
     const l = await ledger();
     const lone = await l.reserve({ scopes: [], amountNanos: 5, ttlMillis: 1_000 });
