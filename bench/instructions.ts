@@ -6,11 +6,16 @@
 //
 // - Each mode runs bench/instrumentation-worker.ts (in-memory `fetch`, no-op exporters, one user
 //   message, non-streaming chat.completions.create on openai 6) under
-//   `valgrind --tool=callgrind`, with V8 in `--single-threaded` mode so JIT compilation and GC run
+//   `valgrind --tool=callgrind`, with V8 single-threaded (below) so JIT compilation and GC run
 //   on the counted thread in a repeatable order.
 // - Instructions per call = (total of a run with batches of WARM and CALLS calls - total of a
 //   run with batches of WARM and 0 calls) / CALLS: start-up, module loading, the warm-up and the
 //   flush + GC the worker does after each batch cancel out.
+// - V8 runs with `--predictable --random-seed=1`: single-threaded, and none of its time- or
+//   randomness-driven decisions (GC scheduling, JIT tiering, Math.random, hence span ids) vary from
+//   run to run, so the same code gives the same count (measured: within 0.1k per call; with
+//   `--single-threaded` alone, runs of the same code differed by 5-60k per call). The runs are
+//   independent, so they go two at a time.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
 // - `BENCH_SUITE=clients`: the same count for the client table of bench/clients.bench.ts (its
@@ -37,7 +42,7 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
 async function totalInstructions(mode: string, batches: readonly number[], client?: string): Promise<number> {
   const worker = new URL(client === undefined ? './instrumentation-worker.ts' : './clients.bench.ts', import.meta.url).pathname;
   const env = client === undefined ? { BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) } : { BENCH_CLIENT_WORKER: JSON.stringify({ client, mode }) };
-  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--expose-gc', worker], {
+  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', '--random-seed=1', '--expose-gc', worker], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });
@@ -63,11 +68,10 @@ async function totalInstructions(mode: string, batches: readonly number[], clien
   return Number(match[1]);
 }
 
-/** Instructions per call of one worker: a run with `CALLS` counted calls minus one with none. */
+/** Instructions per call of one worker: a run with `CALLS` counted calls minus one with none (the two run side by side). */
 async function perCallOf(mode: string, client?: string): Promise<number> {
   // An empty second batch, so both runs pay the same flushes and forced GCs between batches.
-  const base = await totalInstructions(mode, [WARM, 0], client);
-  const full = await totalInstructions(mode, [WARM, CALLS], client);
+  const [base, full] = await Promise.all([totalInstructions(mode, [WARM, 0], client), totalInstructions(mode, [WARM, CALLS], client)]);
   return (full - base) / CALLS;
 }
 
@@ -76,7 +80,7 @@ if (process.env['BENCH_SUITE'] === 'clients') {
   if (!clients.includes('openai')) clients.unshift('openai');
   const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
   const added = new Map<string, number>();
-  console.log(`instructions per call (callgrind, V8 --single-threaded), bench/clients.bench.ts workers; ${WARM} warm-up + ${CALLS} counted calls`);
+  console.log(`instructions per call (callgrind, V8 --predictable), bench/clients.bench.ts workers; ${WARM} warm-up + ${CALLS} counted calls`);
   console.log('client        bare A   bare B tollgate    added      A/A  added / openai added');
   for (const client of clients) {
     const [a, t, b] = [await perCallOf('bare A', client), await perCallOf('tollgate', client), await perCallOf('bare B', client)];
@@ -97,7 +101,7 @@ const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
 const get = (m: Mode) => perCall.get(m) ?? NaN;
 const bare = (get('bare A') + get('bare B')) / 2;
 const official = get('official') - bare;
-console.log(`\ninstructions per call (callgrind, V8 --single-threaded), openai-v6 non-streaming, in-memory fetch, no-op export; ${WARM} warm-up + ${CALLS} counted calls`);
+console.log(`\ninstructions per call (callgrind, V8 --predictable), openai-v6 non-streaming, in-memory fetch, no-op export; ${WARM} warm-up + ${CALLS} counted calls`);
 console.log('mode              instr/call    added   /official added');
 console.log(`${'bare (A+B)/2'.padEnd(17)}${k(bare)}`);
 for (const m of MODES) {
