@@ -7,7 +7,7 @@
  * the user's call proceeds. The only errors that reach the user are the ones the gate decided on
  * (BudgetExceededError, LedgerUnavailableError), thrown before anything is sent.
  */
-import { context, createContextKey, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { context, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import { hrTimeToMilliseconds, isTimeInputHrTime } from '@opentelemetry/core';
 import { agentFromContext, taskFromContext } from '../../context.ts';
@@ -111,20 +111,10 @@ export interface EstimateInput {
  * more than once and after the end (the first end wins) and never throws, except
  * `beforeAttempt`, which throws exactly the gate's block error.
  */
-/**
- * The context key under which a call's context (`TrackedCall.context`) carries the call itself, so
- * a client hook that runs inside the SDK call (the Stainless `prepareOptions`) finds it without a
- * marker in the SDK's own objects.
- */
-export const TRACKED_CALL_KEY = createContextKey('tollgate.trackedCall');
-
 export class TrackedCall {
   /** The CLIENT span of the call. */
   readonly span: Span;
-  /**
-   * The context with the span active and the call itself under {@link TRACKED_CALL_KEY}: run the SDK
-   * call in it so transport spans are children and the client hooks find the call.
-   */
+  /** The context with the span active: run the SDK call in it so transport spans are children. */
   readonly context: Context;
   /** Message content recording for this call. */
   readonly capture: ContentCaptureMode;
@@ -144,8 +134,6 @@ export class TrackedCall {
   private admitted = false;
   private rewrittenBody: Record<string, unknown> | undefined;
   private ended = false;
-  /** The request options of the call's own request, once a client hook claimed them ({@link ownsRequest}). */
-  private requestOptions: object | undefined;
   /** The span's start, epoch ms: the instant whose prices the call pays. */
   private readonly startedAt: number;
 
@@ -178,7 +166,7 @@ export class TrackedCall {
       { kind: SpanKind.CLIENT, attributes },
       parent,
     );
-    this.context = trace.setSpan(parent, this.span).setValue(TRACKED_CALL_KEY, this);
+    this.context = trace.setSpan(parent, this.span);
     this.startedAt = spanStartMs(this.span);
   }
 
@@ -190,17 +178,6 @@ export class TrackedCall {
   /** True once the span has ended. */
   get isEnded(): boolean {
     return this.ended;
-  }
-
-  /**
-   * Whether `options` are the request options of this call's own request, for a client hook that
-   * found the call in the active context. The first options object asked about is the call's: the
-   * SDK builds the call's request before anything else can run in the call's context. Retries reuse
-   * that object; any other object is another request (one a user's `fetch` made, say), not this call.
-   */
-  ownsRequest(options: object): boolean {
-    this.requestOptions ??= options;
-    return this.requestOptions === options;
   }
 
   /** Runs `fn` with the call's span active. */

@@ -7,14 +7,14 @@
 import { context } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
 import { isTracingSuppressed } from '@opentelemetry/core';
-import { isRecord } from '../../internal/values.ts';
+import { isRecord, isThenable } from '../../internal/values.ts';
 import { reportFault } from '../../internal/warn-once.ts';
 import { ClientInstrumentation } from '../core/client-instrumentation.ts';
 import type { SdkInstrumentationConfig } from '../core/client-instrumentation.ts';
 import type { TrackedCall } from '../core/tracked-call.ts';
 import { isApiPromise, observeApiPromise } from './api-promise.ts';
 import type { ResultHandlers } from './api-promise.ts';
-import { createScope, markedOptions, wrapPrepareOptions, wrapRequest } from './hooks.ts';
+import { createScope, markOptions, wrapPrepareOptions, wrapRequest } from './hooks.ts';
 import type { DisplacedRoutes, PrepareOptions, RequestMethod } from './hooks.ts';
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown;
@@ -35,8 +35,8 @@ export interface BegunCall {
 export type BeginCreate = (body: Record<string, unknown>, client: unknown, parent: Context) => BegunCall | undefined;
 
 /**
- * The patched `create` of a Stainless resource: starts the call, sends it in the call's context (span
- * active, the call under TRACKED_CALL_KEY, so `prepareOptions` runs the gate), and watches the
+ * The patched `create` of a Stainless resource: starts the call, sends it with the span active and
+ * the call marker in its request options (so `prepareOptions` runs the gate), and watches the
  * SDK's own APIPromise, which is returned unchanged. Calls with tracing suppressed, or with a
  * body that is not an object, pass straight through.
  * @param where names the call site in fault reports (`openai create`)
@@ -65,17 +65,13 @@ function track(self: unknown, args: unknown[], where: string, original: AnyFunct
   }
   if (begun === undefined) return original.apply(self, args);
   const call = begun.call;
-  // `args` is this call's own array: reuse it for the SDK call instead of copying it. The caller's
-  // request options pass as they are: the client hooks find the call in its context.
+  const options = args[1];
+  // `args` is this call's own array: reuse it for the SDK call instead of copying it.
   if (begun.sendBody !== undefined) args[0] = begun.sendBody;
+  args[1] = isThenable(options) ? Promise.resolve(options).then((o) => markOptions(o, call)) : markOptions(options, call);
   let result: unknown;
   try {
-    result = context.with(call.context, () => {
-      // No context manager registered (the API's no-op one): the hooks cannot find the call in the
-      // context, so its request options carry it instead. The gate holds either way.
-      if (context.active() !== call.context) args[1] = markedOptions(args[1], call);
-      return original.apply(self, args);
-    });
+    result = context.with(call.context, () => original.apply(self, args));
   } catch (error) {
     call.fail(error);
     throw error;

@@ -1,7 +1,7 @@
 /**
- * The client hooks of a Stainless SDK: the budget gate in the client's `prepareOptions`, which finds
- * its call in the active context, and the routing that keeps the gate when another instrumentation
- * displaced tollgate's `create` wrapper ("Displaced create" below).
+ * The client hooks of a Stainless SDK: the call marker carried in request options, the budget
+ * gate in the client's `prepareOptions`, and the routing that keeps the gate when another
+ * instrumentation displaced tollgate's `create` wrapper ("Displaced create" below).
  */
 import { context } from '@opentelemetry/api';
 import type { Context } from '@opentelemetry/api';
@@ -9,75 +9,54 @@ import { isTracingSuppressed } from '@opentelemetry/core';
 import { isRecord, isThenable } from '../../internal/values.ts';
 import { reportFault } from '../../internal/warn-once.ts';
 import type { Usage } from '../../pricing/types.ts';
-import { TRACKED_CALL_KEY, TrackedCall } from '../core/tracked-call.ts';
+import { TrackedCall } from '../core/tracked-call.ts';
 import { isApiPromise, observeApiPromise } from './api-promise.ts';
 import type { ObservedCall, ResultHandlers } from './api-promise.ts';
 
 /**
- * Marks request options as belonging to a tracked call: those of a displaced call (below) once its
- * call started, and those of every call when no context manager is registered. The SDKs copy request
- * options with object spread, which keeps symbol keys, and keep the object across retries, so the
- * marker reaches `prepareOptions` on every attempt. Otherwise calls carry no marker: their hooks find
- * the call in the active context ({@link TRACKED_CALL_KEY}); a marker on every request's options
- * costs the SDK's own request path more instructions than the whole instrumentation adds
- * (docs/performance.md).
+ * Marks request options as belonging to a tracked call. The SDKs copy request options with
+ * object spread, which keeps symbol keys, so the marker reaches `prepareOptions` on every attempt.
  */
 export const kTrackedCall: unique symbol = Symbol('tollgate.trackedCall');
 
-/** The caller's request options (or a promise of them) copied with the call marker. The caller's object is not touched. */
-export function markedOptions(options: unknown, call: TrackedCall): unknown {
-  const mark = (o: unknown): Record<PropertyKey, unknown> => {
-    // An assignment, not a computed key in the literal (a runtime call per request in optimised code).
-    const marked: Record<PropertyKey, unknown> = isRecord(o) ? { ...o } : {};
-    marked[kTrackedCall] = call;
-    return marked;
-  };
-  return isThenable(options) ? Promise.resolve(options).then(mark) : mark(options);
+/** A copy of the caller's request options carrying the call marker. The caller's object is not touched. */
+export function markOptions(options: unknown, call: TrackedCall): Record<PropertyKey, unknown> {
+  // An assignment, not a computed key in the literal (a runtime call per request in optimised code).
+  const marked: Record<PropertyKey, unknown> = isRecord(options) ? { ...options } : {};
+  marked[kTrackedCall] = call;
+  return marked;
 }
 
 export type PrepareOptions = (this: unknown, options: Record<PropertyKey, unknown>, ...rest: unknown[]) => Promise<void>;
 
 /**
  * Wraps a client's async `prepareOptions(options)`, which both SDKs await before building each
- * request (and again on each retry, with the same options object). For a tracked call's own request
- * (its call in the active context, {@link TrackedCall.ownsRequest}) it awaits the gate first; a block
- * error rejects the SDK's own promise before anything is sent. A request tagged by
- * {@link wrapRequest} (an inference request whose `create` wrapper was displaced) starts its call
- * here, on its first attempt, and is then marked.
+ * request (and again on each retry, with the same options object). For a marked call it awaits
+ * the gate first; a block error rejects the SDK's own promise before anything is sent. A request
+ * tagged by {@link wrapRequest} (an inference request whose `create` wrapper was displaced) starts
+ * its call here, on its first attempt, and is then marked like any other.
  */
 export function wrapPrepareOptions(original: PrepareOptions): PrepareOptions {
   return function tollgatePrepareOptions(this: unknown, options: Record<PropertyKey, unknown>): Promise<void> {
     // `arguments` forwarded as is (the SDKs pass one argument): no rest array on every request.
     // eslint-disable-next-line prefer-rest-params
     const args = arguments as unknown as [Record<PropertyKey, unknown>, ...unknown[]];
-    if (!isRecord(options)) return original.apply(this, args);
-    let call = callOf(options);
-    if (call === undefined) {
-      const displaced = options[kDisplacedCall];
+    let call = isRecord(options) ? options[kTrackedCall] : undefined;
+    if (!(call instanceof TrackedCall)) {
+      const displaced = isRecord(options) ? options[kDisplacedCall] : undefined;
       if (!(displaced instanceof DisplacedCall)) return original.apply(this, args);
       call = displaced.begin(options, this);
       if (call === undefined) return original.apply(this, args);
     }
     let pending: Promise<void> | undefined;
     try {
-      pending = call.beforeAttempt(options as { body?: unknown });
+      pending = (call as TrackedCall).beforeAttempt(options as { body?: unknown });
     } catch (error) {
       // Only a block decision throws here: reject like the async hook would.
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     return pending === undefined ? original.apply(this, args) : pending.then(() => original.apply(this, args));
   };
-}
-
-/**
- * The tracked call whose request `options` are: the call marked on them (a displaced call), else
- * the call in the active context when these are its own request's options.
- */
-function callOf(options: Record<PropertyKey, unknown>): TrackedCall | undefined {
-  const marked = options[kTrackedCall];
-  if (marked instanceof TrackedCall) return marked;
-  const active = context.active().getValue(TRACKED_CALL_KEY);
-  return active instanceof TrackedCall && active.ownsRequest(options) ? active : undefined;
 }
 
 // ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ export { isApiPromise, observeApiPromise } from './api-promise.ts';
 export type { ApiPromiseLike, ObservedCall, ResultHandlers } from './api-promise.ts';
 export { StainlessInstrumentation, readRawResponse, trackedCreate } from './client.ts';
 export type { BeginCreate, BegunCall } from './client.ts';
-export { kTrackedCall, markedOptions, ownCreate, wrapPrepareOptions, wrapRequest } from './hooks.ts';
+export { kTrackedCall, markOptions, ownCreate, wrapPrepareOptions, wrapRequest } from './hooks.ts';
 export type { DisplacedRoutes, PrepareOptions, RequestMethod } from './hooks.ts';
 export { isSdkStream, wrapStreamIterator } from './stream.ts';
 export type { StreamObserver } from './stream.ts';
