@@ -2,25 +2,35 @@
 // instrumentation.bench.ts: a measure of the work each instrumentation does that the noise of a
 // shared 2-core VM cannot move (timings there wander by 10-20 us between processes).
 //
-// `npm run bench:instructions` (opt-in: about 10 min; needs valgrind, `apt-get install valgrind`).
+// `npm run bench:instructions` (opt-in: about 30 min on the 2-core machine with 3 seeds, BENCH_SEEDS=1 for a quick look; needs
+// valgrind, `apt-get install valgrind`).
 //
 // - Each mode runs bench/instrumentation-worker.ts (in-memory `fetch`, no-op exporters, one user
 //   message, non-streaming chat.completions.create on openai 6) under
-//   `valgrind --tool=callgrind`, with V8 in `--single-threaded` mode so JIT compilation and GC run
+//   `valgrind --tool=callgrind`, with V8 single-threaded (below) so JIT compilation and GC run
 //   on the counted thread in a repeatable order.
 // - Instructions per call = (total of a run with batches of WARM and CALLS calls - total of a
 //   run with batches of WARM and 0 calls) / CALLS: start-up, module loading, the warm-up and the
 //   flush + GC the worker does after each batch cancel out.
+// - V8 runs with `--predictable --random-seed=<seed>`: single-threaded, and none of its time- or
+//   randomness-driven decisions (GC scheduling, JIT tiering, Math.random, hence span ids) vary from
+//   run to run, so the same code and seed give the same count (measured: within 0.1k per call; with
+//   `--single-threaded` alone, runs of the same code differed by 5-60k per call). But a change
+//   anywhere (even the checkout's path) moves V8's GC and tiering decisions, and with them the count,
+//   by up to ~20k per call. So each mode is counted under BENCH_SEEDS seeds (default 3), and the
+//   table gives the mean and the spread between seeds: that spread, not the A/A line (the same seeds
+//   twice), is the resolution of a comparison. The runs are independent, so they go two at a time.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
 // - `BENCH_SUITE=clients`: the same count for the client table of bench/clients.bench.ts (its
 //   workers, modes `bare A`, `tollgate`, `bare B` per client; BENCH_CLIENTS picks the clients,
-//   default `openai,bedrock`; about 4 min per mode on the 2-core machine): tollgate's added
+//   default `openai,bedrock`; about 4 min per mode and seed on the 2-core machine): tollgate's added
 //   instructions per client and their ratio to the openai row's.
 import { spawn, spawnSync } from 'node:child_process';
 import type { BatchResult } from './instrumentation-worker.ts';
 
-const WARM = Number(process.env['BENCH_WARM'] ?? 300);
+const WARM = Number(process.env['BENCH_WARM'] ?? 1000);
+const SEEDS = Array.from({ length: Number(process.env['BENCH_SEEDS'] ?? 3) }, (_, i) => i + 1);
 const CALLS = Number(process.env['BENCH_CALLS'] ?? 1000);
 const ALL_MODES = ['bare A', 'official', 'hand-made span', 'tollgate instr', 'tollgate', 'bare B'] as const;
 type Mode = (typeof ALL_MODES)[number];
@@ -34,10 +44,10 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
 }
 
 /** Total instructions of one worker process that makes `batches` (a batch each) and exits. */
-async function totalInstructions(mode: string, batches: readonly number[], client?: string): Promise<number> {
+async function totalInstructions(mode: string, batches: readonly number[], seed: number, client?: string): Promise<number> {
   const worker = new URL(client === undefined ? './instrumentation-worker.ts' : './clients.bench.ts', import.meta.url).pathname;
   const env = client === undefined ? { BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) } : { BENCH_CLIENT_WORKER: JSON.stringify({ client, mode }) };
-  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--single-threaded', '--expose-gc', worker], {
+  const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', `--random-seed=${seed}`, '--expose-gc', worker], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: { ...process.env, ...env },
   });
@@ -63,12 +73,22 @@ async function totalInstructions(mode: string, batches: readonly number[], clien
   return Number(match[1]);
 }
 
-/** Instructions per call of one worker: a run with `CALLS` counted calls minus one with none. */
-async function perCallOf(mode: string, client?: string): Promise<number> {
+/** Instructions per call of one worker under one seed: a run with `CALLS` counted calls minus one with none (the two run side by side). */
+async function perCallSeeded(mode: string, seed: number, client?: string): Promise<number> {
   // An empty second batch, so both runs pay the same flushes and forced GCs between batches.
-  const base = await totalInstructions(mode, [WARM, 0], client);
-  const full = await totalInstructions(mode, [WARM, CALLS], client);
+  const [base, full] = await Promise.all([totalInstructions(mode, [WARM, 0], seed, client), totalInstructions(mode, [WARM, CALLS], seed, client)]);
   return (full - base) / CALLS;
+}
+
+/** Spread (max - min) of each mode's per-call counts over the seeds. */
+const spreads = new Map<string, number>();
+
+/** Instructions per call of one worker: the mean over the seeds (their spread kept in `spreads`). */
+async function perCallOf(mode: string, client?: string): Promise<number> {
+  const counts: number[] = [];
+  for (const seed of SEEDS) counts.push(await perCallSeeded(mode, seed, client));
+  spreads.set(`${client ?? ''}/${mode}`, Math.max(...counts) - Math.min(...counts));
+  return counts.reduce((a, b) => a + b, 0) / counts.length;
 }
 
 if (process.env['BENCH_SUITE'] === 'clients') {
@@ -76,7 +96,7 @@ if (process.env['BENCH_SUITE'] === 'clients') {
   if (!clients.includes('openai')) clients.unshift('openai');
   const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
   const added = new Map<string, number>();
-  console.log(`instructions per call (callgrind, V8 --single-threaded), bench/clients.bench.ts workers; ${WARM} warm-up + ${CALLS} counted calls`);
+  console.log(`instructions per call (callgrind, V8 --predictable), bench/clients.bench.ts workers; ${WARM} warm-up + ${CALLS} counted calls`);
   console.log('client        bare A   bare B tollgate    added      A/A  added / openai added');
   for (const client of clients) {
     const [a, t, b] = [await perCallOf('bare A', client), await perCallOf('tollgate', client), await perCallOf('bare B', client)];
@@ -90,20 +110,20 @@ if (process.env['BENCH_SUITE'] === 'clients') {
 const perCall = new Map<Mode, number>();
 for (const mode of MODES) {
   perCall.set(mode, await perCallOf(mode));
-  console.error(`${mode}: ${((perCall.get(mode) ?? NaN) / 1000).toFixed(1)}k instructions per call`);
+  console.error(`${mode}: ${((perCall.get(mode) ?? NaN) / 1000).toFixed(1)}k instructions per call (spread over ${SEEDS.length} seeds ${((spreads.get(`/${mode}`) ?? NaN) / 1000).toFixed(1)}k)`);
 }
 
 const k = (x: number) => `${(x / 1000).toFixed(1)}k`.padStart(9);
 const get = (m: Mode) => perCall.get(m) ?? NaN;
 const bare = (get('bare A') + get('bare B')) / 2;
 const official = get('official') - bare;
-console.log(`\ninstructions per call (callgrind, V8 --single-threaded), openai-v6 non-streaming, in-memory fetch, no-op export; ${WARM} warm-up + ${CALLS} counted calls`);
-console.log('mode              instr/call    added   /official added');
+console.log(`\ninstructions per call (callgrind, V8 --predictable), openai-v6 non-streaming, in-memory fetch, no-op export; ${WARM} warm-up + ${CALLS} counted calls; mean of seeds ${SEEDS.join(', ')}`);
+console.log('mode              instr/call    added   /official added   spread over seeds');
 console.log(`${'bare (A+B)/2'.padEnd(17)}${k(bare)}`);
 for (const m of MODES) {
   if (m === 'bare A' || m === 'bare B') continue;
   const added = get(m) - bare;
-  console.log(`${m.padEnd(17)}${k(get(m))}${k(added)}   ${(added / official).toFixed(2)}x`);
+  console.log(`${m.padEnd(17)}${k(get(m))}${k(added)}   ${(added / official).toFixed(2)}x${k(spreads.get(`/${m}`) ?? NaN)}`);
 }
 console.log(`A/A noise        |bare A - bare B| = ${k(Math.abs(get('bare A') - get('bare B'))).trim()} per call`);
 const hand = get('hand-made span') - bare;

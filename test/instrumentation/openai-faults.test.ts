@@ -2,7 +2,8 @@
 // (rewrite, block, retries), agent/task attribution, content capture and Azure detection.
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SpanStatusCode } from '@opentelemetry/api';
+import { context, SpanStatusCode } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { onlySpan, startHarness } from '../standin/harness.ts';
 import type { Harness } from '../standin/harness.ts';
 import { countTokens } from '../../src/tokens/index.ts';
@@ -78,6 +79,26 @@ for (const pkg of ['openai', 'openai-v4']) {
       assert.equal(span.status.code, SpanStatusCode.UNSET);
       assert.equal(span.attributes['tollgate.attempts'], 2);
       assert.equal(span.attributes['gen_ai.usage.input_tokens'], 6);
+      assert.equal(gate.admitted.length, 1);
+      assert.equal(gate.completed.length, 1);
+    });
+
+    void test('a request made inside the call (by a custom fetch) is neither gated as the call nor counted as its attempt', async () => {
+      // The call's hooks find it in the active context; a user's fetch runs in that context too.
+      let side = 0;
+      let sideError: unknown;
+      const client = h.client(pkg, {
+        fetch: async (url: string, init: RequestInit) => {
+          if (side++ === 0) await client.models.list().catch((error: unknown) => (sideError = error));
+          return fetch(url, init);
+        },
+      });
+      const ok = await client.chat.completions.create(body());
+      assert.equal(ok.usage.prompt_tokens, 6);
+      assert.equal(side, 2, 'the side request went through the same fetch');
+      assert.notEqual(sideError, undefined, 'the stand-in has no /models route: the side request fails on its own');
+      const span = await onlySpan(h);
+      assert.equal(span.attributes['tollgate.attempts'], undefined);
       assert.equal(gate.admitted.length, 1);
       assert.equal(gate.completed.length, 1);
     });
@@ -173,6 +194,31 @@ void describe('budget gate', () => {
       );
     }
     assert.deepEqual(gate.aborted, []);
+  });
+
+  void test('without a context manager the gate still runs: the call marks its request options', async () => {
+    const error = new BudgetExceededError({ scope: 'agent.daily', agent: 'triage', taskId: null, limitUsd: 1, spentUsd: 1, reservedUsd: 0, estimatedUsd: 0.05, resetAt: null });
+    gate.decision = { action: 'block', error };
+    // The API's no-op context manager: context.with() does not make its context active.
+    context.disable();
+    try {
+      for (const pkg of ['openai', 'openai-v6', 'openai-v4']) {
+        h.reset();
+        gate.admitted = [];
+        await assert.rejects(h.client(pkg).chat.completions.create(body()), (e) => e === error);
+        assert.equal(h.server.requests.length, 0, `${pkg}: nothing reached the provider`);
+        assert.equal(gate.admitted.length, 1, `${pkg}: admitted once`);
+      }
+      gate.decision = { action: 'allow', ticket: 't1' };
+      h.reset();
+      gate.admitted = [];
+      h.server.injectFault({ kind: 'status', status: 429, retryAfterSeconds: 0 });
+      await h.client('openai', { maxRetries: 1 }).chat.completions.create(body());
+      assert.equal((await onlySpan(h)).attributes['tollgate.attempts'], 2);
+      assert.equal(gate.admitted.length, 1);
+    } finally {
+      context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    }
   });
 
   void test('a gate that throws an unexpected error does not break the call', async () => {
