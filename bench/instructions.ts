@@ -17,9 +17,10 @@
 //   run to run, so the same code and seed give the same count (measured: within 0.1k per call; with
 //   `--single-threaded` alone, runs of the same code differed by 5-60k per call). But a change
 //   anywhere (even the checkout's path) moves V8's GC and tiering decisions, and with them the count,
-//   by up to ~20k per call. So each mode is counted under BENCH_SEEDS seeds (default 3), and the
-//   table gives the mean and the spread between seeds: that spread, not the A/A line (the same seeds
-//   twice), is the resolution of a comparison. The runs are independent, so they go two at a time.
+//   by up to ~25k per call. So each mode is counted under BENCH_SEEDS seeds (default 3), and the
+//   table gives the mean and the spread between seeds (2-5k). The A/A line (the same seeds twice)
+//   shows only that the method repeats; between two versions of the code, a difference under ~25k
+//   per call is not a finding (docs/performance.md). The runs are independent: two at a time.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
 // - `BENCH_SUITE=clients`: the same count for the client table of bench/clients.bench.ts (its
