@@ -22,11 +22,11 @@
 //   run to run, so the same code and seed give the same count (measured: within 0.1k per call; with
 //   `--single-threaded` alone, runs of the same code differed by 5-60k per call). But a change
 //   anywhere (even the checkout's path) moves V8's GC and tiering decisions, and with them the
-//   count: by up to ~25k per call when the counted calls followed a forced GC, and by 0-14k per
-//   call without it (one mode and seed counted in two checkouts; docs/performance.md). So each mode
-//   is counted under BENCH_SEEDS seeds (default 3), and the table gives the mean and the spread
-//   between seeds. The A/A line (the same seeds twice) shows only that the method repeats; the
-//   spread between checkouts is the resolution of a comparison between versions of the code.
+//   count: by up to ~25k per call when the counted calls followed a forced GC, and by up to ~19k
+//   without it (between seeds of one checkout, or one seed in two checkouts; docs/performance.md).
+//   So each mode is counted under BENCH_SEEDS seeds (default 3), and the table gives the mean and
+//   the spread between seeds. The A/A line (the same seeds twice) shows only that the method
+//   repeats; a difference under ~20k per call between two versions of the code is not a finding.
 //   The runs are independent: two at a time.
 // - `bare A` and `bare B` are the same code: their difference is the A/A noise of the method.
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
