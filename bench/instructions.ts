@@ -32,7 +32,7 @@
 // - Counts are work, not time: they miss cache misses and stalls, which the timed benchmark keeps.
 // - `BENCH_SUITE=clients`: the same count for the client table of bench/clients.bench.ts (its
 //   workers, modes `bare A`, `tollgate`, `bare B` per client; BENCH_CLIENTS picks the clients,
-//   default `openai,bedrock`; about 4 min per mode and seed on the 2-core machine): tollgate's added
+//   default `openai,bedrock`; 1-2 min per mode and seed on the 2-core machine): tollgate's added
 //   instructions per client and their ratio to the openai row's.
 import { spawn, spawnSync } from 'node:child_process';
 import type { BatchResult } from './instrumentation-worker.ts';
