@@ -51,8 +51,8 @@ if (spawnSync('valgrind', ['--version']).status !== 0) {
   process.exit(1);
 }
 
-/** Total instructions of one worker process that makes `batches` (a batch each) and exits. */
-async function totalInstructions(mode: string, batches: readonly number[], seed: number, client?: string): Promise<number> {
+/** Total instructions of one worker process that makes `calls` calls in one batch and exits. */
+async function totalInstructions(mode: string, calls: number, seed: number, client?: string): Promise<number> {
   const worker = new URL(client === undefined ? './instrumentation-worker.ts' : './clients.bench.ts', import.meta.url).pathname;
   const env = client === undefined ? { BENCH_WORKER: JSON.stringify({ mode, messages: 'single', exportInCpu: false }) } : { BENCH_CLIENT_WORKER: JSON.stringify({ client, mode }) };
   const child = spawn('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '--predictable', `--random-seed=${seed}`, '--expose-gc', worker], {
@@ -68,11 +68,9 @@ async function totalInstructions(mode: string, batches: readonly number[], seed:
       void exited.then((code) => reject(new Error(`worker ${mode} exited with ${String(code)}:\n${stderr.slice(-2000)}`)));
     });
   await next(); // ready
-  for (const n of batches) {
-    child.send({ batch: n, stream: false });
-    const m = await next();
-    if (m.error !== undefined) throw new Error(`worker ${mode}: ${m.error}`);
-  }
+  child.send({ batch: calls, stream: false });
+  const m = await next();
+  if (m.error !== undefined) throw new Error(`worker ${mode}: ${m.error}`);
   child.disconnect();
   await exited;
   // callgrind's summary line: "==pid== Collected : 1234"
@@ -83,7 +81,7 @@ async function totalInstructions(mode: string, batches: readonly number[], seed:
 
 /** Instructions per call of one worker under one seed: a run of WARM + CALLS calls minus one of WARM calls (the two run side by side). */
 async function perCallSeeded(mode: string, seed: number, client?: string): Promise<number> {
-  const [base, full] = await Promise.all([totalInstructions(mode, [WARM], seed, client), totalInstructions(mode, [WARM + CALLS], seed, client)]);
+  const [base, full] = await Promise.all([totalInstructions(mode, WARM, seed, client), totalInstructions(mode, WARM + CALLS, seed, client)]);
   return (full - base) / CALLS;
 }
 

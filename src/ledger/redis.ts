@@ -253,6 +253,15 @@ class Batches<T> {
 const LOCAL_ID_MARK = '~';
 /** First character of a record's id (see SETTLE in redis-scripts.ts). */
 const RECORD_ID_MARK = '!';
+
+/**
+ * A hold's field name in its counter hash: `<id>|<amount in nanos>`. The batch scripts get it
+ * ready-made; RESERVE and SETTLE build the same name in Lua (redis-scripts.ts), and the sweep
+ * reads the amount back from it.
+ */
+function holdField(id: string, amountNanos: string): string {
+  return id + '|' + amountNanos;
+}
 const NOT_SENT_MESSAGES = ["Stream isn't writeable", 'Connection is closed', 'tollgate:not-sent'];
 
 /**
@@ -489,8 +498,7 @@ export class RedisLedger implements Ledger {
       for (const it of items) {
         itemArgs[a++] = b.set(it.scopes, it.ttl, true);
         itemArgs[a++] = it.amount;
-        // The hold's field name, built here rather than in the script (see RESERVE_BATCH).
-        itemArgs[a++] = it.id + '|' + it.amount;
+        itemArgs[a++] = holdField(it.id, it.amount);
       }
       sent = this.#run(RESERVE_BATCH, b.numKeys, b.args([items[0]!.now, this.#grace, this.#idle, this.#keep], itemArgs));
     }
@@ -706,7 +714,7 @@ export class RedisLedger implements Ledger {
       for (const { w } of items) {
         itemArgs[a++] = b.set(w.scopes, w.retry ? '1' : '0', false);
         // A hold's field name, or a record's id ('' and a record's id are never hold fields).
-        itemArgs[a++] = w.id === '' || w.id.startsWith(RECORD_ID_MARK) ? w.id : w.id + '|' + w.held;
+        itemArgs[a++] = w.id === '' || w.id.startsWith(RECORD_ID_MARK) ? w.id : holdField(w.id, w.held);
         itemArgs[a++] = w.held;
         itemArgs[a++] = String(w.actualNanos);
       }
